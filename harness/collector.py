@@ -1,0 +1,96 @@
+"""The collector: a method's only source of experience, charged against the run's budget.
+
+Usage inside ``Method.train_step``::
+
+    rollout = collector.collect(agent, task_ids=[3, 7, 7], episodes=2)   # 3 envs in parallel
+    rollout.obs      # [3, 2 * horizon, obs_dim]; rollout.active marks the real steps
+
+Every environment step of every collect call is charged to :attr:`budget` (exploration and training alike);
+collection stops exactly at the budget (the last rollout is then partial and ``collector.exhausted`` is
+True). Task ids index the training tasks given to ``Method.setup``; the task records themselves (ground
+truth) are not exposed here: identities are all a method may use.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from harness.agent import Agent
+from harness.rollout import Budget, BudgetExhausted, EnvPool, Rollout, run_trial
+
+if TYPE_CHECKING:
+    from harness.suite import Suite, Task
+
+
+class Collector:
+    """Budget-charging batched experience collection on the training tasks.
+
+    Args:
+        suite: the suite.
+        tasks: the training tasks (ids are their positions in this list).
+        seed: the run's seed (env seeds derive from it).
+        budget: the run's environment-step budget (shared, mutated in place).
+        task_obs: append the true task vector to observations (only for methods with ``sees_task``).
+    """
+
+    def __init__(self, suite: Suite, tasks: Sequence[Task], seed: int, budget: Budget, task_obs: bool = False):
+        self.suite = suite
+        self.budget = budget
+        self._pool = EnvPool(suite, tasks, seed, "train", task_obs)
+        self.collect_seconds = 0.0
+
+    @property
+    def num_tasks(self) -> int:
+        """Number of training tasks (valid ids are ``0 .. num_tasks - 1``)."""
+        return len(self._pool.tasks)
+
+    @property
+    def horizon(self) -> int:
+        return self.suite.horizon
+
+    @property
+    def obs_dim(self) -> int:
+        """Observation size methods see (the oracle's includes the task vector)."""
+        spec = self.suite.spec
+        return spec.obs_dim + (spec.task_dim if self._pool.task_obs else 0)
+
+    @property
+    def act_dim(self) -> int:
+        return self.suite.spec.act_dim
+
+    @property
+    def steps_used(self) -> int:
+        return self.budget.used
+
+    @property
+    def exhausted(self) -> bool:
+        return self.budget.exhausted
+
+    def collect(
+        self, agent: Agent, task_ids: Sequence[int], episodes: int = 1, deterministic: bool = False
+    ) -> Rollout:
+        """Run ``episodes`` consecutive episodes on each task of ``task_ids`` in parallel (one env each).
+
+        Raises:
+            BudgetExhausted: the budget was already spent before the call.
+        """
+        if self.budget.exhausted:
+            raise BudgetExhausted(f"environment-step budget of {self.budget.total} is spent")
+        if len(task_ids) == 0:
+            raise ValueError("collect() needs at least one task id")
+        start = time.perf_counter()
+        rollout, _ = run_trial(self._pool, task_ids, agent, episodes, deterministic, budget=self.budget)
+        self.collect_seconds += time.perf_counter() - start
+        return rollout
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"pool": self._pool.state_dict(), "budget_used": self.budget.used}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._pool.load_state_dict(state["pool"])
+        self.budget.used = int(state["budget_used"])

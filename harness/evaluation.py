@@ -1,0 +1,139 @@
+"""The evaluation protocol, owned by the harness and identical for every method.
+
+For each test task (all tasks in parallel, one env each) a fresh agent runs a *trial* of ``episodes``
+consecutive episodes: ``reset(task_boundary=True)`` before the first, ``reset(False)`` between episodes, so
+the belief is carried across the trial. Episode 0 is the zero-shot return; episode ``k-1`` the k-shot
+return. Evaluation steps are never charged to the training budget, and evaluation envs are seeded from
+their own stream (``eval``) so that evaluating does not change training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from harness.rollout import EnvPool, run_trial
+
+if TYPE_CHECKING:
+    from harness.method import Method
+    from harness.suite import Suite, Task
+
+
+@dataclass
+class EvalResult:
+    """Scores of one evaluation.
+
+    Attributes:
+        returns: ``[n_tasks, episodes]`` undiscounted return per test task and episode index.
+        success: ``[n_tasks, episodes]`` bool, success flag set at any step of the episode.
+        lengths: ``[n_tasks, episodes]`` episode lengths in steps.
+        traces: per-step frame (task_id, episode, t, reward, task vector and belief columns) when asked for.
+    """
+
+    returns: np.ndarray
+    success: np.ndarray
+    lengths: np.ndarray
+    traces: pd.DataFrame | None = None
+
+    @property
+    def zero_shot(self) -> float:
+        """Mean return of the first episode over tasks."""
+        return float(self.returns[:, 0].mean())
+
+    @property
+    def final_episode(self) -> float:
+        """Mean return of the last episode of the trial over tasks."""
+        return float(self.returns[:, -1].mean())
+
+
+class _BeliefRecorder:
+    """Wraps an agent to record ``belief()`` after every ``observe`` (for traces)."""
+
+    def __init__(self, agent: object) -> None:
+        self.agent = agent
+        self.beliefs: list[dict[str, np.ndarray] | None] = []
+
+    def reset(self, task_boundary: bool) -> None:
+        self.agent.reset(task_boundary)  # type: ignore[attr-defined]
+
+    def act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
+        return self.agent.act(obs, deterministic)  # type: ignore[attr-defined]
+
+    def observe(self, step: object) -> None:
+        self.agent.observe(step)  # type: ignore[attr-defined]
+        b = self.agent.belief()  # type: ignore[attr-defined]
+        self.beliefs.append(None if b is None else {k: np.array(v, copy=True) for k, v in b.items()})
+
+
+def _trace_frame(rollout: object, truth: object, beliefs: list, horizon: int) -> pd.DataFrame:
+    from harness.rollout import GroundTruth, Rollout
+
+    assert isinstance(rollout, Rollout) and isinstance(truth, GroundTruth)
+    n, t_max = rollout.reward.shape
+    rows = []
+    step_of_slot = {}  # slot -> index into beliefs (beliefs are appended once per executed slot)
+    k = 0
+    for s in range(t_max):
+        if rollout.active[:, s].any():
+            step_of_slot[s] = k
+            k += 1
+    for i in range(n):
+        for s in range(t_max):
+            if not rollout.active[i, s]:
+                continue
+            row: dict[str, object] = {
+                "task_id": int(rollout.task_ids[i]),
+                "episode": int(rollout.episode[i, s]),
+                "t": int(s % horizon),
+                "reward": float(rollout.reward[i, s]),
+                "true_task": truth.task_vector[i, s].tolist(),
+                "base_id": int(getattr(truth.tasks[i][s], "base_id", 0)),
+            }
+            b = beliefs[step_of_slot[s]] if s in step_of_slot and step_of_slot[s] < len(beliefs) else None
+            if b is not None:
+                for key, value in b.items():
+                    row[f"belief_{key}"] = np.asarray(value[i]).tolist()
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def evaluate(
+    method: Method,
+    suite: Suite,
+    tasks: list[Task],
+    seed: int,
+    episodes: int,
+    eval_index: int = 0,
+    record_traces: bool = False,
+    deterministic: bool = True,
+) -> EvalResult:
+    """Run one evaluation trial of ``episodes`` episodes on every task of ``tasks``.
+
+    Args:
+        method: the trained method (its ``agent(len(tasks))`` is driven).
+        suite: the suite the tasks belong to.
+        tasks: test tasks (or training tasks, for diagnostics).
+        seed: the run's seed.
+        episodes: k, the episodes of a trial (belief carried across them).
+        eval_index: which evaluation of the run this is (env seeds derive from it, so every evaluation of
+            a run, and the same evaluation of a resumed run, sees the same start states).
+        record_traces: also return the per-step trace frame (reward, true task, belief).
+        deterministic: greedy actions (the protocol's default).
+    """
+    pool = EnvPool(suite, tasks, seed, f"eval-{eval_index}", task_obs=method.sees_task)
+    agent = method.agent(len(tasks))
+    recorder = _BeliefRecorder(agent) if record_traces else None
+    try:
+        rollout, truth = run_trial(
+            pool, list(range(len(tasks))), recorder or agent, episodes, deterministic,  # type: ignore[arg-type]
+            budget=None, record_truth=record_traces,
+        )
+    finally:
+        pool.close()
+    traces = None
+    if record_traces and recorder is not None:
+        traces = _trace_frame(rollout, truth, recorder.beliefs, suite.horizon)
+    return EvalResult(rollout.episode_returns(), rollout.episode_success(), rollout.episode_lengths(), traces)

@@ -1,0 +1,207 @@
+"""Registries of suites and methods.
+
+Suites and methods register themselves by name; groups of suites are names too. Built-in suites and methods
+are imported lazily on first lookup (``_load_builtins``), and third-party packages register through the
+``metarl_harness.suites`` / ``metarl_harness.methods`` entry-point groups (each entry point names a module
+or a callable that performs the ``register_*`` calls).
+
+Registries are plain objects held by this module; registering the same name twice is an error, so a typo or
+a double import is caught at once. Unknown names fail with the list of valid names and the closest match.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Iterable
+from importlib import metadata
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from harness.method import Method
+    from harness.suite import Suite
+
+T = TypeVar("T")
+
+BUILTIN_SUITE_MODULES: tuple[str, ...] = (
+    "suites.toy",
+    "suites.mujoco",
+    "suites.metaworld",
+)
+BUILTIN_METHOD_MODULES: tuple[str, ...] = (
+    "methods.baselines",
+    "methods.moss",
+    "methods.pearl",
+    "methods.varibad",
+    "methods.rl2",
+)
+SUITE_ENTRY_POINT_GROUP = "metarl_harness.suites"
+METHOD_ENTRY_POINT_GROUP = "metarl_harness.methods"
+
+#: Group name that expands to every registered suite.
+ALL = "all"
+
+
+class UnknownNameError(KeyError):
+    """Raised for a suite, group or method name that is not registered; the message lists valid names."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; show the plain message instead.
+        return str(self.args[0]) if self.args else ""
+
+
+def unknown_name_message(kind: str, name: str, valid: Iterable[str]) -> str:
+    """Build the error text for an unknown ``name`` of ``kind``: valid names and the closest match."""
+    valid = sorted(valid)
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.4)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"Unknown {kind} {name!r}.{hint} Valid {kind}s: {', '.join(valid) or '(none registered)'}"
+
+
+class Registry(Generic[T]):
+    """A name -> object mapping that refuses duplicates and explains unknown names."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def add(self, name: str, item: T) -> None:
+        """Register ``item`` under ``name``; a second registration of the same name raises ``ValueError``."""
+        if name in self._items:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._items[name] = item
+
+    def get(self, name: str) -> T:
+        """Return the item registered as ``name`` or raise :class:`UnknownNameError`."""
+        try:
+            return self._items[name]
+        except KeyError:
+            raise UnknownNameError(unknown_name_message(self.kind, name, self._items)) from None
+
+    def names(self) -> list[str]:
+        """Registered names in registration order."""
+        return list(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+
+_SUITES: Registry[Suite] = Registry("suite")
+_METHODS: Registry[type[Method]] = Registry("method")
+_loaded = {"builtins": False}
+
+
+def _load_entry_points(group: str) -> None:
+    for ep in metadata.entry_points(group=group):
+        obj = ep.load()
+        if callable(obj) and not isinstance(obj, type):
+            obj()
+
+
+def _load_builtins() -> None:
+    """Import built-in suite and method packages and entry points once (they call ``register_*``)."""
+    if _loaded["builtins"]:
+        return
+    _loaded["builtins"] = True
+    for module in (*BUILTIN_SUITE_MODULES, *BUILTIN_METHOD_MODULES):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            # A built-in package that is not written yet is skipped; a missing dependency is not.
+            if err.name is None or not module.startswith(err.name):
+                raise
+    _load_entry_points(SUITE_ENTRY_POINT_GROUP)
+    _load_entry_points(METHOD_ENTRY_POINT_GROUP)
+
+
+# ----------------------------------------------------------------------------------------------- suites
+
+
+def register_suite(suite: Suite) -> Suite:
+    """Register a suite instance under ``suite.name`` (its ``group`` becomes a group name)."""
+    if suite.name == ALL or suite.name in {s.group for s in (_SUITES.get(n) for n in _SUITES.names())}:
+        raise ValueError(f"suite name {suite.name!r} collides with a group name")
+    _SUITES.add(suite.name, suite)
+    return suite
+
+
+def suite_groups() -> dict[str, list[str]]:
+    """Group name -> suite names in registration order (``all`` included)."""
+    _load_builtins()
+    groups: dict[str, list[str]] = {}
+    for name in _SUITES.names():
+        groups.setdefault(_SUITES.get(name).group, []).append(name)
+    groups[ALL] = _SUITES.names()
+    return groups
+
+
+def get_suite(name: str) -> Suite:
+    """Return the suite registered as ``name``; unknown names list every suite and group."""
+    _load_builtins()
+    if name not in _SUITES:
+        raise UnknownNameError(unknown_name_message("suite", name, [*_SUITES.names(), *suite_groups()]))
+    return _SUITES.get(name)
+
+
+def list_suites(group: str | None = None) -> list[Suite]:
+    """All suites, or those of ``group`` (``all`` means every suite)."""
+    _load_builtins()
+    if group is None:
+        return [_SUITES.get(n) for n in _SUITES.names()]
+    groups = suite_groups()
+    if group not in groups:
+        raise UnknownNameError(unknown_name_message("suite group", group, groups))
+    return [_SUITES.get(n) for n in groups[group]]
+
+
+def resolve_suites(spec: str) -> list[Suite]:
+    """Expand a comma-separated list of suite and group names into suites (order kept, no duplicates)."""
+    _load_builtins()
+    groups = suite_groups()
+    out: dict[str, Suite] = {}
+    for part in [p.strip() for p in spec.split(",") if p.strip()]:
+        if part in groups:
+            out.update({s.name: s for s in list_suites(part)})
+        elif part in _SUITES:
+            out[part] = _SUITES.get(part)
+        else:
+            raise UnknownNameError(unknown_name_message("suite", part, [*_SUITES.names(), *groups]))
+    if not out:
+        raise ValueError("no suite given")
+    return list(out.values())
+
+
+# ---------------------------------------------------------------------------------------------- methods
+
+M = TypeVar("M", bound="type[Method]")
+
+
+def register_method(name: str) -> Callable[[M], M]:
+    """Class decorator: register a :class:`harness.method.Method` subclass under ``name``."""
+
+    def deco(cls: M) -> M:
+        _METHODS.add(name, cls)
+        cls.name = name
+        return cls
+
+    return deco
+
+
+def get_method(name: str) -> type[Method]:
+    """Return the method class registered as ``name``; unknown names list every method."""
+    _load_builtins()
+    return _METHODS.get(name)
+
+
+def list_methods() -> list[str]:
+    """Names of every registered method."""
+    _load_builtins()
+    return _METHODS.names()
+
+
+def resolve_methods(spec: str) -> list[type[Method]]:
+    """Expand a comma-separated list of method names (order kept, no duplicates)."""
+    names = list(dict.fromkeys(p.strip() for p in spec.split(",") if p.strip()))
+    if not names:
+        raise ValueError("no method given")
+    return [get_method(n) for n in names]
+

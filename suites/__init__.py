@@ -1,0 +1,1 @@
+"""Task distributions. Each subpackage registers its suites with :mod:`harness.registry` on import."""
