@@ -1,0 +1,366 @@
+"""Soft Actor-Critic (Haarnoja et al. 2018, "SAC: Algorithms and Applications"): the shared block.
+
+Modern SAC: a tanh-squashed Gaussian actor, twin Q critics with Polyak-averaged targets, clipped double-Q
+targets, and a temperature that is either fixed or learned towards a target entropy (``-act_dim``). Inputs
+are already-built feature vectors: a method concatenates state and latent (or anything else) before calling.
+
+API (stable; extend additively):
+
+* :class:`SACConfig`: frozen hyperparameters (SAC paper / SB3 defaults).
+* :class:`TanhGaussianActor` ``(in_dim, act_dim, hidden, log_std_min=-20, log_std_max=2)``:
+  ``forward(x, deterministic=False) -> (action [..., act_dim] in (-1, 1), log_prob [...])``;
+  ``dist_params(x) -> (mean, log_std)`` (pre-tanh, clamped).
+* :class:`TwinQ` ``(in_dim, act_dim, hidden, num_q=2)``: ``forward(obs, act) -> q [num_q, ...]`` (both
+  critics in one batched pass; ``q1, q2 = critic(obs, act)`` unpacks).
+* :class:`SAC` ``(obs_dim, act_dim, config, device)`` holding ``actor``, ``critic``, ``critic_target``,
+  ``log_alpha`` and the optimizers ``actor_opt``, ``critic_opt``, ``alpha_opt`` (None when alpha is fixed):
+
+  - ``critic_loss(obs, act, rew, next_obs, done, next_obs_actor=None) -> (loss, info)``: sum over critics of
+    the mean squared Bellman error (rlkit/cleanrl convention). The target is computed under
+    ``torch.no_grad()`` from ``next_obs`` (critic input) and ``next_obs_actor`` (actor input, default
+    ``next_obs``); ``obs`` is NOT detached, so gradients reach whatever produced it (PEARL's encoder).
+    ``done`` is the true-termination flag (1.0 = no bootstrap).
+  - ``actor_loss(obs, critic_obs=None) -> (loss, info)``: ``mean(alpha * log_pi - min_i Q_i)``; the critic
+    parameters get no gradient from it; ``info["log_prob"]`` (detached ``[B]``) feeds ``alpha_loss``.
+  - ``alpha_loss(log_prob) -> loss | None`` (None when alpha is fixed).
+  - ``critic_step(loss)``, ``actor_step(loss)``, ``alpha_step(loss)``: zero the block's own grads, backward,
+    clip (``max_grad_norm``), step. Composition: zero your encoder's grads, call ``critic_step(loss + kl)``,
+    then step your encoder optimizer (the backward fills its grads too).
+  - ``update(batch, return_stats=True) -> dict[str, float]``: the standard full step (critic, actor,
+    temperature, target update) on a :class:`methods.common.replay.TransitionBatch`, inputs detached.
+  - ``update_many(sample, steps) -> dict[str, float]``: ``steps`` updates on ``sample()`` batches, stats
+    averaged with a single device sync.
+  - ``soft_update_targets(tau=None)``, ``act(obs, deterministic) -> action`` (no grad),
+    ``alpha`` (tensor), ``state_dict()`` / ``load_state_dict()`` (networks, optimizers, temperature, counter).
+
+Performance notes: both critics run in one ``baddbmm`` per layer, the Polyak update is one fused
+``_foreach_lerp_``, optimizers use PyTorch's fused/foreach Adam, and nothing calls ``.item()`` except when
+stats are returned.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from methods.common.nets import ensemble_mlp, mlp
+from methods.common.replay import TransitionBatch
+
+_LOG_2 = math.log(2.0)
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SACConfig:
+    """Hyperparameters of the SAC block (defaults: SAC paper v2 table 1 and SB3 ``SAC``)."""
+
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden layer widths of actor and critics (SAC paper: 2 x 256)."""
+    actor_lr: float = 3e-4
+    """Adam learning rate of the actor (SAC paper: 3e-4)."""
+    critic_lr: float = 3e-4
+    """Adam learning rate of the critics (SAC paper: 3e-4)."""
+    alpha_lr: float = 3e-4
+    """Adam learning rate of log(alpha) when learned (SAC paper: 3e-4)."""
+    gamma: float = 0.99
+    """Discount factor (SAC paper: 0.99)."""
+    tau: float = 0.005
+    """Polyak coefficient: target <- (1 - tau) target + tau critic (SAC paper: 0.005)."""
+    batch_size: int = 256
+    """Transitions per gradient step (SAC paper: 256); read by callers that sample batches."""
+    learn_alpha: bool = True
+    """Learn the temperature towards ``target_entropy`` (SAC paper v2 / SB3 ``ent_coef='auto'``)."""
+    init_alpha: float = 1.0
+    """Initial temperature when learned (SB3 ``auto`` and cleanrl start at 1.0)."""
+    alpha: float = 0.2
+    """Fixed temperature when ``learn_alpha`` is False (SB3/TIGR fixed value 0.2)."""
+    target_entropy: float | None = None
+    """Entropy target of the learned temperature; None means ``-act_dim`` (SAC paper v2)."""
+    reward_scale: float = 1.0
+    """Rewards are multiplied by this in the Bellman target (PEARL uses 5 with alpha 1)."""
+    max_grad_norm: float | None = None
+    """Clip each optimizer's gradient norm to this value (None: no clipping, as in the SAC paper)."""
+    target_update_interval: int = 1
+    """Gradient steps between target updates (SAC paper / SB3: 1)."""
+    log_std_min: float = -20.0
+    """Lower clamp of the actor's log-std (SB3 ``LOG_STD_MIN``)."""
+    log_std_max: float = 2.0
+    """Upper clamp of the actor's log-std (SB3 ``LOG_STD_MAX``)."""
+
+
+class TanhGaussianActor(nn.Module):
+    """Gaussian policy squashed by ``tanh`` into (-1, 1), with the exact change-of-variables log-prob.
+
+    ``forward`` maps features ``[..., in_dim]`` to ``(action [..., act_dim], log_prob [...])``; the sample is
+    reparameterised (``mean + std * eps``), so gradients flow through the action.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        act_dim: int,
+        hidden: Sequence[int] = (256, 256),
+        log_std_min: float = -20.0,
+        log_std_max: float = 2.0,
+    ) -> None:
+        super().__init__()
+        if not hidden:
+            raise ValueError("TanhGaussianActor needs at least one hidden layer")
+        self.act_dim = act_dim
+        self.log_std_min, self.log_std_max = log_std_min, log_std_max
+        self.trunk = mlp(in_dim, hidden, None)
+        self.head = nn.Linear(int(hidden[-1]), 2 * act_dim)
+
+    def dist_params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pre-tanh mean and clamped log-std, each ``[..., act_dim]``."""
+        mean, log_std = self.head(self.trunk(x)).chunk(2, dim=-1)
+        return mean, log_std.clamp(self.log_std_min, self.log_std_max)
+
+    def forward(self, x: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Action in (-1, 1) and its log-density ``[...]`` (at the mean when ``deterministic``)."""
+        mean, log_std = self.dist_params(x)
+        if deterministic:
+            u = mean
+            gauss = -(log_std + _HALF_LOG_2PI).sum(-1)
+        else:
+            eps = torch.randn_like(mean)
+            u = mean + log_std.exp() * eps
+            gauss = -(0.5 * eps.square() + log_std + _HALF_LOG_2PI).sum(-1)
+        # log|d tanh(u)/du| = log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)), numerically stable
+        correction = (2.0 * (_LOG_2 - u - F.softplus(-2.0 * u))).sum(-1)
+        return torch.tanh(u), gauss - correction
+
+
+class TwinQ(nn.Module):
+    """``num_q`` independent Q networks on ``[obs, act]`` evaluated in one batched pass.
+
+    ``forward(obs [..., in_dim], act [..., act_dim]) -> q [num_q, ...]``.
+    """
+
+    def __init__(self, in_dim: int, act_dim: int, hidden: Sequence[int] = (256, 256), num_q: int = 2) -> None:
+        super().__init__()
+        self.num_q = num_q
+        self.net = ensemble_mlp(num_q, in_dim + act_dim, hidden, 1)
+
+    def forward(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([obs, act], dim=-1)
+        lead = x.shape[:-1]
+        q = self.net(x.reshape(-1, x.shape[-1]))  # [num_q, B*, 1]
+        return q.reshape(self.num_q, *lead)
+
+
+def _adam(params: Iterable[torch.Tensor], lr: float, device: torch.device) -> torch.optim.Adam:
+    """Adam with PyTorch's fused kernel where available (CUDA and recent CPU builds), else foreach."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, foreach=True)
+
+
+class SAC:
+    """The SAC learner: networks, optimizers and the update; see the module docstring for the API.
+
+    Args:
+        obs_dim: size of the feature vector the actor and critics read.
+        act_dim: action size (actions in [-1, 1]).
+        config: hyperparameters.
+        device: where the networks live.
+        critic_obs_dim: feature size of the critics when it differs from the actor's (default ``obs_dim``).
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        config: SACConfig | None = None,
+        device: torch.device | str = "cpu",
+        critic_obs_dim: int | None = None,
+    ) -> None:
+        self.config = cfg = config or SACConfig()
+        self.device = torch.device(device)
+        self.act_dim = act_dim
+        cdim = obs_dim if critic_obs_dim is None else critic_obs_dim
+        self.actor = TanhGaussianActor(obs_dim, act_dim, cfg.hidden, cfg.log_std_min, cfg.log_std_max)
+        self.actor.to(self.device)
+        self.critic = TwinQ(cdim, act_dim, cfg.hidden).to(self.device)
+        self.critic_target = TwinQ(cdim, act_dim, cfg.hidden).to(self.device)
+        self.critic_target.load_state_dict(self.critic.state_dict())
+        self.critic_target.requires_grad_(False)
+        self.target_entropy = float(-act_dim if cfg.target_entropy is None else cfg.target_entropy)
+        init = cfg.init_alpha if cfg.learn_alpha else cfg.alpha
+        self.log_alpha = torch.tensor(math.log(init), device=self.device, requires_grad=cfg.learn_alpha)
+        self.actor_opt = _adam(self.actor.parameters(), cfg.actor_lr, self.device)
+        self.critic_opt = _adam(self.critic.parameters(), cfg.critic_lr, self.device)
+        self.alpha_opt = _adam([self.log_alpha], cfg.alpha_lr, self.device) if cfg.learn_alpha else None
+        self._critic_params: list[torch.Tensor] = list(self.critic.parameters())
+        self._target_params: list[torch.Tensor] = list(self.critic_target.parameters())
+        self.num_updates = 0
+
+    # ------------------------------------------------------------------------------------------ pieces
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        """Current temperature (detached scalar tensor)."""
+        return self.log_alpha.detach().exp()
+
+    def critic_loss(
+        self,
+        obs: torch.Tensor,
+        act: torch.Tensor,
+        rew: torch.Tensor,
+        next_obs: torch.Tensor,
+        done: torch.Tensor,
+        next_obs_actor: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Clipped double-Q Bellman loss; see the module docstring.
+
+        Args:
+            obs: ``[..., critic_obs_dim]`` critic features (gradients flow into them).
+            act: ``[..., act_dim]`` actions taken.
+            rew: ``[...]`` rewards (scaled by ``reward_scale`` here).
+            next_obs: ``[..., critic_obs_dim]`` next critic features (target side, no gradient).
+            done: ``[...]`` 1.0 where the episode truly terminated.
+            next_obs_actor: ``[..., obs_dim]`` actor features of the next state (default ``next_obs``).
+
+        Returns:
+            Scalar loss (sum over critics of the mean squared error) and detached diagnostics
+            (``q`` mean, ``target_q`` mean).
+        """
+        cfg = self.config
+        with torch.no_grad():
+            next_a, next_logp = self.actor(next_obs if next_obs_actor is None else next_obs_actor)
+            q_next = self.critic_target(next_obs, next_a).min(dim=0).values - self.alpha * next_logp
+            target = cfg.reward_scale * rew + cfg.gamma * (1.0 - done) * q_next
+        q = self.critic(obs, act)
+        loss = (q - target).square().mean(dim=tuple(range(1, q.dim()))).sum()
+        return loss, {"q": q.detach().mean(), "target_q": target.mean()}
+
+    def actor_loss(
+        self, obs: torch.Tensor, critic_obs: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Policy loss ``mean(alpha * log_pi(a|s) - min_i Q_i(s, a))`` with ``a ~ pi`` (reparameterised).
+
+        Args:
+            obs: ``[..., obs_dim]`` actor features.
+            critic_obs: ``[..., critic_obs_dim]`` critic features of the same states (default ``obs``).
+
+        Returns:
+            Scalar loss and diagnostics: ``log_prob`` (detached ``[...]``, for :meth:`alpha_loss`),
+            ``entropy`` (mean of ``-log_prob``).
+        """
+        action, log_prob = self.actor(obs)
+        self.critic.requires_grad_(False)  # no critic weight gradients from the policy loss
+        try:
+            q = self.critic(obs if critic_obs is None else critic_obs, action).min(dim=0).values
+        finally:
+            self.critic.requires_grad_(True)
+        loss = (self.alpha * log_prob - q).mean()
+        logp = log_prob.detach()
+        return loss, {"log_prob": logp, "entropy": -logp.mean()}
+
+    def alpha_loss(self, log_prob: torch.Tensor) -> torch.Tensor | None:
+        """Temperature loss ``-mean(log_alpha * (log_prob + target_entropy))``; None when alpha is fixed."""
+        if not self.config.learn_alpha:
+            return None
+        return -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
+
+    def _step(self, opt: torch.optim.Optimizer, params: list[torch.Tensor], loss: torch.Tensor) -> None:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(params, self.config.max_grad_norm, foreach=True)
+        opt.step()
+
+    def critic_step(self, loss: torch.Tensor) -> None:
+        """Zero the critics' grads, back-propagate ``loss`` (into anything upstream too), clip, step."""
+        self._step(self.critic_opt, self._critic_params, loss)
+
+    def actor_step(self, loss: torch.Tensor) -> None:
+        """Zero the actor's grads, back-propagate ``loss``, clip, step."""
+        self._step(self.actor_opt, list(self.actor.parameters()), loss)
+
+    def alpha_step(self, loss: torch.Tensor | None) -> None:
+        """Step the temperature (no-op for ``None`` or a fixed alpha)."""
+        if loss is not None and self.alpha_opt is not None:
+            self.alpha_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.alpha_opt.step()
+
+    @torch.no_grad()
+    def soft_update_targets(self, tau: float | None = None) -> None:
+        """Polyak update ``target <- target + tau (critic - target)`` (one fused foreach call)."""
+        weight = self.config.tau if tau is None else tau
+        torch._foreach_lerp_(self._target_params, self._critic_params, weight)
+
+    # -------------------------------------------------------------------------------------- full update
+
+    def _update(self, batch: TransitionBatch) -> dict[str, torch.Tensor]:
+        obs, act = batch.obs.detach(), batch.action.detach()
+        c_loss, c_info = self.critic_loss(obs, act, batch.reward, batch.next_obs, batch.terminated)
+        self.critic_step(c_loss)
+        a_loss, a_info = self.actor_loss(obs)
+        self.actor_step(a_loss)
+        al_loss = self.alpha_loss(a_info["log_prob"])
+        self.alpha_step(al_loss)
+        self.num_updates += 1
+        if self.num_updates % self.config.target_update_interval == 0:
+            self.soft_update_targets()
+        return {"critic_loss": c_loss.detach(), "actor_loss": a_loss.detach(), "q": c_info["q"],
+                "entropy": a_info["entropy"], "alpha": self.alpha}
+
+    def update(self, batch: TransitionBatch, return_stats: bool = True) -> dict[str, float]:
+        """One standard SAC step on ``batch``; returns float stats (``{}`` when ``return_stats`` is False)."""
+        stats = self._update(batch)
+        return {k: float(v) for k, v in stats.items()} if return_stats else {}
+
+    def update_many(self, sample: Callable[[], TransitionBatch], steps: int) -> dict[str, float]:
+        """``steps`` updates on fresh ``sample()`` batches; stats averaged over them (one sync at the end)."""
+        if steps < 1:
+            return {}
+        total: dict[str, torch.Tensor] = {}
+        for _ in range(steps):
+            stats = self._update(sample())
+            for k, v in stats.items():
+                total[k] = total[k] + v if k in total else v
+        keys = list(total)
+        values = (torch.stack([total[k] for k in keys]) / steps).tolist()
+        return dict(zip(keys, values, strict=True))
+
+    # ------------------------------------------------------------------------------------------- acting
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+        """Actions ``[..., act_dim]`` in (-1, 1) for features ``obs`` (no gradient)."""
+        return self.actor(obs, deterministic)[0]
+
+    # -------------------------------------------------------------------------------------------- state
+
+    def state_dict(self) -> dict[str, Any]:
+        """Networks, optimizers, temperature and update counter."""
+        return {
+            "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+            "critic_target": self.critic_target.state_dict(), "log_alpha": self.log_alpha.detach().clone(),
+            "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
+            "alpha_opt": None if self.alpha_opt is None else self.alpha_opt.state_dict(),
+            "num_updates": self.num_updates,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.critic_target.load_state_dict(state["critic_target"])
+        with torch.no_grad():
+            self.log_alpha.copy_(state["log_alpha"])
+        self.actor_opt.load_state_dict(state["actor_opt"])
+        self.critic_opt.load_state_dict(state["critic_opt"])
+        if self.alpha_opt is not None and state["alpha_opt"] is not None:
+            self.alpha_opt.load_state_dict(state["alpha_opt"])
+        self.num_updates = int(state["num_updates"])
