@@ -99,7 +99,8 @@ class Suite(ABC):
     def sample_tasks(self, rng: np.random.Generator, n: int, split: Split) -> list[Task]:
         """Draw ``n`` tasks of ``split`` from ``rng``. Must not touch any other RNG."""
 
-    def _tasks(self, seed: int, n: int | None, split: Split) -> list[Task]:
+    def _check_request(self, seed: int, n: int | None, split: Split) -> int:
+        """Validate a task request (``ValueError`` naming the problem); return the number of tasks."""
         check_seed(seed)
         n = (self.n_train if split == "train" else self.n_test) if n is None else n
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -108,7 +109,11 @@ class Suite(ABC):
             raise ValueError(
                 f"{self.name}: asked for {n} {split} tasks but the benchmark has only {self.max_tasks}"
             )
-        return self.sample_tasks(derive_rng(seed, "tasks", self.name, split), int(n), split)
+        return int(n)
+
+    def _tasks(self, seed: int, n: int | None, split: Split) -> list[Task]:
+        n = self._check_request(seed, n, split)
+        return self.sample_tasks(derive_rng(seed, "tasks", self.name, split), n, split)
 
     def train_tasks(self, seed: int, n: int | None = None) -> list[Task]:
         """Training tasks: a pure function of ``seed`` (``n`` defaults to ``n_train``)."""
@@ -232,4 +237,4 @@ class NonStationary(gym.Wrapper[np.ndarray, np.ndarray, np.ndarray, np.ndarray])
             self._task = self._sample_task(self._rng, self._task)
             self.env.unwrapped.set_task(self._task)  # type: ignore[attr-defined]
             self._just_switched = True
-        return obs, reward, terminated, truncated, info
+        return obs, float(reward), terminated, truncated, info
