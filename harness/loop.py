@@ -36,18 +36,21 @@ def fit(
     ctx: RunContext,
     budget: int,
     on_iteration: Callable[[int, dict[str, float], Collector], Any] | None = None,
+    restore: Callable[[Collector], int] | None = None,
 ) -> Collector:
     """Set up ``method`` and call ``train_step`` until ``budget`` environment steps are spent.
 
     Seeds torch from ``ctx.seed`` first (CPU runs are then reproducible). ``on_iteration(i, stats,
-    collector)`` is called after every training step. Returns the (closed) collector.
+    collector)`` is called after every training step. ``restore(collector)``, called after ``setup`` and
+    before the first step, may load a checkpoint into the method, the collector and the torch RNG and
+    returns the iteration to continue from (the runner resumes through it). Returns the (closed) collector.
     """
     torch.manual_seed(ctx.seed)
     ctx = replace(ctx, budget=budget)
     method.setup(suite, train_tasks, ctx)
     collector = Collector(suite, train_tasks, ctx.seed, Budget(budget), task_obs=method.sees_task)
     try:
-        i = 0
+        i = restore(collector) if restore is not None else 0
         while not collector.exhausted:
             before = collector.steps_used
             stats = method.train_step(collector)

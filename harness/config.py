@@ -1,0 +1,389 @@
+"""Method configs: layered overrides loaded *into* the method's frozen dataclass, typos fail loudly.
+
+Precedence (later wins)::
+
+    dataclass default < hparams.yaml default < <group> < <suite>
+      < profiles.<p>.default < profiles.<p>.<group> < profiles.<p>.<suite>
+      < --hparams FILE < trial overrides (Optuna) < CLI --set key=value
+
+``hparams.yaml`` lives next to the method (``Method.hparams_file``)::
+
+    default: {hidden: 256}
+    toy: {hidden: 64}                 # a group name
+    point-goal: {lr: 0.001}           # a suite name
+    profiles:
+      smoke: {default: {updates: 2}}
+      quick: {default: {...}, toy: {...}, point-goal: {...}}
+
+Every key of every section is checked against the dataclass fields when the file is read, whatever suite is
+run, and every value is type-checked (and coerced where lossless: ``1`` -> ``1.0`` for a float field,
+``"1e-3"`` -> ``0.001``, ``[64, 64]`` -> ``(64, 64)``). ``--set`` values are parsed with ``yaml.safe_load``.
+Errors are :class:`ConfigError` (a ``ValueError``) naming the source, the field, the expected type and the
+value; unknown keys list the valid ones with the closest match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+from harness.profiles import PROFILES
+
+#: Top-level keys of ``hparams.yaml`` besides group and suite names.
+DEFAULT_KEY = "default"
+PROFILES_KEY = "profiles"
+
+
+class ConfigError(ValueError):
+    """A config source has an unknown key or a value of the wrong type."""
+
+
+# ------------------------------------------------------------------------------------------ type coercion
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, type):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def _is_union(tp: Any) -> bool:
+    return typing.get_origin(tp) in (Union, types.UnionType)
+
+
+def _coerce_union(value: Any, tp: Any) -> Any:
+    args = typing.get_args(tp)
+    if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+        if type(None) in args:
+            return None
+    for arg in (a for a in args if a is not type(None)):
+        try:
+            return coerce(value, arg)
+        except (TypeError, ValueError):
+            continue
+    raise TypeError(f"expected {_type_name(tp)}, got {value!r}")
+
+
+def _coerce_sequence(value: Any, tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"expected a list for {_type_name(tp)}, got {value!r}")
+    args = typing.get_args(tp)
+    if origin is tuple and args and args[-1] is not Ellipsis:
+        if len(args) != len(value):
+            raise ValueError(f"expected {len(args)} items for {_type_name(tp)}, got {len(value)}")
+        return tuple(coerce(v, a) for v, a in zip(value, args, strict=True))
+    item = args[0] if args else Any
+    items = [coerce(v, item) for v in value]
+    return tuple(items) if origin is tuple else items
+
+
+def _coerce_scalar(value: Any, tp: type) -> Any:
+    if isinstance(value, bool) and tp is not bool:
+        raise TypeError(f"expected {tp.__name__}, got {value!r}")
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise TypeError(f"expected bool (true/false), got {value!r}")
+    if tp is int:
+        if isinstance(value, int):
+            return value
+        number = float(value) if isinstance(value, (float, str)) else None  # "1e6" -> 1000000
+        if number is not None and number.is_integer():
+            return int(number)
+        raise TypeError(f"expected int, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float, str)):
+            return float(value)  # ValueError for non-numeric strings
+        raise TypeError(f"expected float, got {value!r}")
+    if tp is str:
+        if isinstance(value, (str, int, float)):
+            return str(value)  # --set name=123 reads as a number
+        raise TypeError(f"expected str, got {value!r}")
+    if isinstance(value, tp):
+        return value
+    raise TypeError(f"expected {tp.__name__}, got {value!r}")
+
+
+def coerce(value: Any, tp: Any) -> Any:
+    """Return ``value`` converted to type ``tp``, or raise ``TypeError``/``ValueError``.
+
+    Supported: ``int``, ``float``, ``bool``, ``str``, ``Literal[...]``, ``X | None`` / ``Optional[X]``,
+    unions of those, ``tuple[X, ...]``, ``tuple[X, Y]`` and ``list[X]``. Conversions are lossless only:
+    a float field takes ints and numeric strings (``"1e-3"``, which YAML reads as a string), an int field
+    takes integral floats (``1e6``); a bool is never taken as a number.
+    """
+    if tp is Any:
+        return value
+    origin = typing.get_origin(tp)
+    if _is_union(tp):
+        return _coerce_union(value, tp)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value in choices and type(value) in {type(c) for c in choices}:
+            return value
+        raise ValueError(f"expected one of {list(choices)}, got {value!r}")
+    if origin in (tuple, list):
+        return _coerce_sequence(value, tp)
+    if isinstance(tp, type):
+        return _coerce_scalar(value, tp)
+    raise TypeError(f"unsupported config field type {_type_name(tp)}")
+
+
+# ------------------------------------------------------------------------------------------- dataclasses
+
+
+def field_types(config_cls: type) -> dict[str, Any]:
+    """Field name -> resolved type of a config dataclass (``from __future__ import annotations`` aware)."""
+    if not dataclasses.is_dataclass(config_cls):
+        raise TypeError(f"{config_cls!r} is not a dataclass")
+    hints = typing.get_type_hints(config_cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(config_cls) if f.init}
+
+
+def unknown_key_message(key: str, valid: Sequence[str], source: str) -> str:
+    """Error text for an unknown config key: the valid keys and the closest match."""
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"{source}: unknown config key {key!r}.{hint} Valid keys: {', '.join(sorted(valid))}"
+
+
+def check_overrides(config_cls: type, overrides: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Validate and coerce ``overrides`` against ``config_cls``; return the coerced dict.
+
+    Raises:
+        ConfigError: unknown key (with closest match) or a value of the wrong type (field, type, value).
+    """
+    if not isinstance(overrides, Mapping):
+        raise ConfigError(f"{source}: expected a mapping of config keys, got {overrides!r}")
+    types_ = field_types(config_cls)
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key not in types_:
+            raise ConfigError(unknown_key_message(str(key), list(types_), source))
+        try:
+            out[key] = coerce(value, types_[key])
+        except (TypeError, ValueError) as err:
+            raise ConfigError(
+                f"{source}: bad value for {config_cls.__name__}.{key} "
+                f"(type {_type_name(types_[key])}): {value!r} ({err})"
+            ) from None
+    return out
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """Plain dict of a config dataclass (tuples become lists) for ``config.yaml``."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, (tuple, list)):
+            return [plain(x) for x in v]
+        return v
+
+    return {f.name: plain(getattr(config, f.name)) for f in dataclasses.fields(config)}
+
+
+def config_from_dict(config_cls: type, data: Mapping[str, Any]) -> Any:
+    """Rebuild a config from :func:`config_to_dict` output (checked like any override)."""
+    return config_cls(**check_overrides(config_cls, data, "config dict"))
+
+
+# ------------------------------------------------------------------------------------------ hparams.yaml
+
+
+def read_yaml(path: Path) -> Any:
+    """``yaml.safe_load`` of ``path`` with the path in the error message."""
+    try:
+        return yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: invalid YAML: {err}") from None
+
+
+def _check_section_names(keys: Sequence[str], valid: Sequence[str], source: str) -> None:
+    for key in keys:
+        if key not in valid:
+            close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"{source}: unknown section {key!r} (not 'default', 'profiles', a suite or a group).{hint}"
+            )
+
+
+def validate_hparams(config_cls: type, data: Any, source: str, scopes: Sequence[str]) -> dict[str, Any]:
+    """Check a whole ``hparams.yaml`` mapping: section names and every key and value of every section.
+
+    Args:
+        config_cls: the method's config dataclass.
+        data: the parsed YAML.
+        source: file name for messages.
+        scopes: valid section names (registered suite and group names).
+
+    Returns:
+        The mapping with every section's values coerced.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    valid = [DEFAULT_KEY, *scopes]
+    out: dict[str, Any] = {}
+    _check_section_names([k for k in data if k != PROFILES_KEY], valid, source)
+    for key, section in data.items():
+        if key == PROFILES_KEY:
+            continue
+        out[key] = check_overrides(config_cls, section or {}, f"{source} [{key}]")
+    profiles = data.get(PROFILES_KEY) or {}
+    if not isinstance(profiles, Mapping):
+        raise ConfigError(f"{source}: 'profiles' must map profile names to sections")
+    out[PROFILES_KEY] = {}
+    for pname, psections in profiles.items():
+        _check_section_names([pname], list(PROFILES), f"{source} [profiles]")
+        if not isinstance(psections, Mapping):
+            raise ConfigError(f"{source} [profiles.{pname}]: expected a mapping of sections")
+        _check_section_names(list(psections), valid, f"{source} [profiles.{pname}]")
+        out[PROFILES_KEY][pname] = {
+            k: check_overrides(config_cls, v or {}, f"{source} [profiles.{pname}.{k}]")
+            for k, v in psections.items()
+        }
+    return out
+
+
+def hparams_layers(hparams: Mapping[str, Any], suite: str, group: str, profile: str) -> list[dict[str, Any]]:
+    """The sections of a validated ``hparams.yaml`` that apply to a run, lowest precedence first."""
+    prof = hparams.get(PROFILES_KEY, {}).get(profile, {})
+    return [
+        hparams.get(DEFAULT_KEY, {}),
+        hparams.get(group, {}) if group != suite else {},
+        hparams.get(suite, {}),
+        prof.get(DEFAULT_KEY, {}),
+        prof.get(group, {}) if group != suite else {},
+        prof.get(suite, {}),
+    ]
+
+
+def read_hparams_file(path: Path) -> dict[str, dict[str, Any]]:
+    """Read a ``--hparams FILE``: a YAML of overrides that sits between the profile and the trial.
+
+    Two forms are accepted:
+
+    * flat: ``{lr: 0.001, hidden: 64}``, applied to every method of the run;
+    * per method: ``{methods: {moss: {lr: 0.001}, pearl: {...}}}`` (what ``harness sweep --export-best``
+      writes), applied to the named methods only.
+
+    Returns:
+        ``{method_name: overrides}``; the flat form is returned under the key ``"*"``.
+    """
+    data = read_yaml(path)
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: expected a mapping of config keys")
+    if "methods" in data:
+        extra = set(data) - {"methods"}
+        if extra:
+            raise ConfigError(f"{path}: with 'methods:', no other top-level keys allowed: {sorted(extra)}")
+        methods = data["methods"]
+        if not isinstance(methods, Mapping) or not all(isinstance(v, Mapping) for v in methods.values()):
+            raise ConfigError(f"{path}: 'methods' must map method names to mappings of config keys")
+        return {str(k): dict(v) for k, v in methods.items()}
+    return {"*": dict(data)}
+
+
+def parse_set(item: str) -> tuple[str, Any]:
+    """Parse one ``--set key=value`` (value through ``yaml.safe_load``: ``1e-3``, ``[64, 64]``, ``true``)."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected key=value")
+    key, _, raw = item.partition("=")
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"--set {item!r}: empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as err:
+        raise ConfigError(f"--set {item!r}: cannot parse value: {err}") from None
+    return key, value
+
+
+def parse_sets(items: Sequence[str]) -> dict[str, Any]:
+    """Parse every ``--set`` (later ones win)."""
+    return dict(parse_set(i) for i in items)
+
+
+def load_config(
+    config_cls: type,
+    *,
+    hparams: Mapping[str, Any] | None = None,
+    hparams_source: str = "hparams.yaml",
+    suite: str = "",
+    group: str = "",
+    profile: str = "quick",
+    scopes: Sequence[str] = (),
+    file_overrides: Mapping[str, Any] | None = None,
+    trial: Mapping[str, Any] | None = None,
+    sets: Mapping[str, Any] | None = None,
+) -> Any:
+    """Build the frozen config of a run from every layer (see the module docstring for the order).
+
+    Args:
+        config_cls: the method's config dataclass.
+        hparams: the parsed ``hparams.yaml`` (None: no file).
+        hparams_source: its name for messages.
+        suite: suite name of the run.
+        group: the suite's group.
+        profile: profile name.
+        scopes: every valid section name of ``hparams.yaml`` (suite and group names).
+        file_overrides: the ``--hparams FILE`` overrides for this method.
+        trial: Optuna trial overrides.
+        sets: parsed ``--set`` overrides.
+    """
+    values: dict[str, Any] = {}
+    if hparams:
+        checked = validate_hparams(config_cls, hparams, hparams_source, scopes)
+        for section in hparams_layers(checked, suite, group, profile):
+            values.update(section)
+    layers: list[tuple[str, Mapping[str, Any] | None]] = [
+        ("--hparams file", file_overrides), ("trial", trial), ("--set", sets),
+    ]
+    for source, overrides in layers:
+        if overrides:
+            values.update(check_overrides(config_cls, overrides, source))
+    try:
+        return config_cls(**values)
+    except (TypeError, ValueError) as err:  # __post_init__ checks of the config itself
+        raise ConfigError(f"{config_cls.__name__}: {err}") from None
+
+
+def method_config(
+    method_cls: Any,
+    suite: Any,
+    profile: str,
+    *,
+    file_overrides: Mapping[str, Any] | None = None,
+    trial: Mapping[str, Any] | None = None,
+    sets: Mapping[str, Any] | None = None,
+) -> Any:
+    """The config of ``method_cls`` (a ``Method`` subclass) for a run of ``suite`` (a ``Suite``)."""
+    from harness.registry import list_suites, suite_groups
+
+    hparams = None
+    source = "hparams.yaml"
+    if method_cls.hparams_file is not None:
+        path = Path(method_cls.hparams_file)
+        if not path.exists():
+            raise ConfigError(f"{method_cls.__name__}.hparams_file {path} does not exist")
+        hparams, source = read_yaml(path), str(path)
+    scopes = [s.name for s in list_suites()] + list(suite_groups())
+    return load_config(
+        method_cls.config_cls,
+        hparams=hparams,
+        hparams_source=source,
+        suite=suite.name,
+        group=suite.group,
+        profile=profile,
+        scopes=scopes,
+        file_overrides=file_overrides,
+        trial=trial,
+        sets=sets,
+    )

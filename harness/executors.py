@@ -1,0 +1,132 @@
+"""Executors: run a list of jobs somewhere and stream their progress events back.
+
+An executor implements :class:`Executor` (``run(jobs, on_progress) -> list[JobResult]``, results in job
+order). :class:`LocalExecutor` runs jobs in this process (``workers=1``) or in up to ``workers`` spawned
+processes, one per job: a job whose process dies (killed, out of memory, ``os._exit``) is reported as
+failed, keeps its last checkpoint, and the other jobs go on. Other executors (Ray) register a factory in
+:data:`EXECUTORS` under the name ``harness run --executor`` takes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import queue as queue_mod
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from harness.progress import ProgressEvent
+from harness.runner import EventSink, Job, JobResult, run_job
+
+
+class Executor(Protocol):
+    """Runs jobs and reports progress; results come back in the order of ``jobs``."""
+
+    def run(self, jobs: Sequence[Job], on_progress: EventSink | None = None) -> list[JobResult]:
+        """Run every job (a failing job yields a ``failed`` result, it never stops the others)."""
+        ...
+
+
+def dead_worker_result(job: Job, exitcode: int | None) -> JobResult:
+    """Result of a job whose worker process ended without reporting (its checkpoint stays resumable)."""
+    return JobResult(
+        key=job.key, suite=job.suite, method=job.method, seed=job.seed, status="failed",
+        run_dir=str(job.run_dir), error=f"worker process died (exit code {exitcode}); re-run to resume",
+    )
+
+
+def _child(index: int, job: Job, out: Any, threads: int) -> None:
+    """Body of a worker process: run one job, send events and the result through ``out``."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+    def send(event: ProgressEvent) -> None:
+        out.put(("event", index, event))
+
+    result = run_job(job, send)
+    out.put(("result", index, result))
+
+
+class LocalExecutor:
+    """Run jobs on this machine: in-process for ``workers=1``, else one spawned process per job.
+
+    Args:
+        workers: jobs running at the same time.
+        threads_per_worker: torch threads of each worker process (default: CPU count / workers).
+    """
+
+    def __init__(self, workers: int = 1, threads_per_worker: int | None = None) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = workers
+        self.threads = threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
+
+    def run(self, jobs: Sequence[Job], on_progress: EventSink | None = None) -> list[JobResult]:
+        if self.workers == 1:
+            return [run_job(job, on_progress) for job in jobs]
+        return self._run_processes(list(jobs), on_progress)
+
+    def _run_processes(self, jobs: list[Job], on_progress: EventSink | None) -> list[JobResult]:
+        ctx = mp.get_context("spawn")
+        channel = ctx.Queue()
+        results: list[JobResult | None] = [None] * len(jobs)
+        pending = list(range(len(jobs)))
+        running: dict[int, Any] = {}
+
+        def handle(msg: tuple[str, int, Any]) -> None:
+            kind, index, payload = msg
+            if kind == "result":
+                results[index] = payload
+            elif on_progress is not None:
+                on_progress(payload)
+
+        def drain(timeout: float | None) -> None:
+            try:
+                handle(channel.get(timeout=timeout) if timeout else channel.get_nowait())
+                while True:
+                    handle(channel.get_nowait())
+            except queue_mod.Empty:
+                pass
+
+        try:
+            while pending or running:
+                while pending and len(running) < self.workers:
+                    index = pending.pop(0)
+                    proc = ctx.Process(target=_child, args=(index, jobs[index], channel, self.threads),
+                                       name=f"harness-{jobs[index].key}")
+                    proc.start()
+                    running[index] = proc
+                drain(0.2)
+                for index, proc in list(running.items()):
+                    if proc.is_alive():
+                        continue
+                    proc.join()
+                    drain(None)
+                    if results[index] is None:
+                        results[index] = dead_worker_result(jobs[index], proc.exitcode)
+                        if on_progress is not None:
+                            on_progress(ProgressEvent(kind="end", key=jobs[index].key, status="failed",
+                                                      message=results[index].error))  # type: ignore[union-attr]
+                    del running[index]
+        finally:
+            for proc in running.values():  # only on interrupt: stop the workers this call started
+                with contextlib.suppress(Exception):
+                    proc.terminate()
+                    proc.join(5)
+            channel.close()
+        return [r for r in results if r is not None]
+
+
+#: ``harness run --executor`` choices: name -> factory called with ``workers=N``.
+EXECUTORS: dict[str, Callable[..., Executor]] = {"local": LocalExecutor}
+
+
+def get_executor(name: str, workers: int) -> Executor:
+    """Build the executor registered as ``name``."""
+    from harness.registry import UnknownNameError, unknown_name_message
+
+    if name not in EXECUTORS:
+        raise UnknownNameError(unknown_name_message("executor", name, EXECUTORS))
+    return EXECUTORS[name](workers=workers)

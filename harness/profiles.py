@@ -1,0 +1,145 @@
+"""Budget profiles: how many environment steps, tasks and evaluations a run gets.
+
+Three profiles, chosen with ``harness run --profile``:
+
+* ``smoke``: seconds per run. Budget = 4 episodes (``4 * horizon`` env steps), 2 training and 2 test tasks,
+  one evaluation at the end. CI runs it on every method x suite, MuJoCo and Meta-World included.
+* ``quick``: minutes on a laptop CPU. Toy suites get enough steps for a method to learn (``QUICK_BUDGETS``),
+  MuJoCo and Meta-World suites 50k steps with at most 10 training / 5 test tasks; about 10 evaluations.
+* ``paper``: the published settings: the MoSS paper's budget where it can be read from its hyperparameter
+  table (``PAPER_BUDGETS``), else 2M env steps; the suite's own task counts; 20 evaluations.
+
+A method adjusts its update counts per profile in its ``hparams.yaml`` (``profiles.<name>``); the profile
+here only fixes what the runner controls, identically for every method.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from harness.registry import UnknownNameError, unknown_name_message
+
+if TYPE_CHECKING:
+    from harness.suite import Suite
+
+#: ``quick`` budgets (env steps) of the toy suites; every other suite gets ``QUICK_DEFAULT_BUDGET``.
+#: point-goal: ~1500 episodes of 20 steps, enough for SAC with the true task to reach the goal.
+QUICK_BUDGETS: dict[str, int] = {
+    "point-goal": 30_000,
+    "point-multi-task": 30_000,
+    "point-goal-nonstat": 40_000,
+}
+QUICK_DEFAULT_BUDGET = 50_000
+#: ``quick`` caps on the number of training / test tasks of non-toy suites (toy suites keep their own).
+QUICK_MAX_TRAIN_TASKS = 10
+QUICK_MAX_TEST_TASKS = 5
+
+#: ``paper`` budgets (env steps) inferred from the MoSS paper's hyperparameter table (appendix,
+#: "Hyperparameters"): ``num_train_epochs x num_train_tasks_per_episode x num_transitions_per_episode``
+#: (cheetah-vel 501 x 30 x 200; cheetah-multi-task 3001 x 70 x 200; ML1 push 2501 x 30 x 800). The paper
+#: prints no step counts for the other suites; they get ``PAPER_DEFAULT_BUDGET``.
+PAPER_BUDGETS: dict[str, int] = {
+    "cheetah-vel": 501 * 30 * 200,
+    "cheetah-multi-task": 3001 * 70 * 200,
+    "ml1-push-v1": 2501 * 30 * 800,
+    "ml1-push-v2": 2501 * 30 * 800,
+}
+PAPER_DEFAULT_BUDGET = 2_000_000
+
+
+def suite_family(suite: Suite) -> str:
+    """``toy``, ``metaworld`` or ``mujoco`` (every other group, third-party suites included)."""
+    if suite.group == "toy":
+        return "toy"
+    if suite.group.startswith("metaworld"):
+        return "metaworld"
+    return "mujoco"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the runner gives a run of a suite: budget, task counts and evaluation cadence.
+
+    Attributes:
+        name: CLI name.
+        description: one line for ``--help``.
+        horizons_per_run: budget in episodes (``budget = horizons_per_run * horizon``), if set.
+        budgets: per-suite budget in env steps (when ``horizons_per_run`` is None).
+        default_budget: budget of suites not in ``budgets``.
+        evaluations: evaluations per run (the last one is at the end of the budget).
+        n_train: fixed number of training tasks (None: the suite's default, capped for non-toy suites by
+            ``max_train``).
+        n_test: as ``n_train`` for test tasks.
+        max_train: cap on training tasks of non-toy suites (None: no cap).
+        max_test: cap on test tasks of non-toy suites (None: no cap).
+    """
+
+    name: str
+    description: str
+    horizons_per_run: int | None = None
+    budgets: dict[str, int] = field(default_factory=dict)
+    default_budget: int = PAPER_DEFAULT_BUDGET
+    evaluations: int = 10
+    n_train: int | None = None
+    n_test: int | None = None
+    max_train: int | None = None
+    max_test: int | None = None
+
+    def budget(self, suite: Suite) -> int:
+        """Environment steps of a run on ``suite``."""
+        if self.horizons_per_run is not None:
+            return self.horizons_per_run * suite.horizon
+        return self.budgets.get(suite.name, self.default_budget)
+
+    def eval_every(self, suite: Suite, budget: int) -> int:
+        """Env steps between evaluations: ``budget / evaluations`` rounded up to whole episodes."""
+        per_eval = math.ceil(budget / self.evaluations)
+        return max(suite.horizon, math.ceil(per_eval / suite.horizon) * suite.horizon)
+
+    def num_tasks(self, suite: Suite) -> tuple[int, int]:
+        """``(n_train, n_test)`` for ``suite``."""
+        n_train = self.n_train if self.n_train is not None else suite.n_train
+        n_test = self.n_test if self.n_test is not None else suite.n_test
+        if suite_family(suite) != "toy":
+            n_train = min(n_train, self.max_train) if self.max_train is not None else n_train
+            n_test = min(n_test, self.max_test) if self.max_test is not None else n_test
+        if suite.max_tasks is not None:
+            n_train, n_test = min(n_train, suite.max_tasks), min(n_test, suite.max_tasks)
+        return n_train, n_test
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        description="seconds: 4 episodes of env steps, 2 train / 2 test tasks, one evaluation (CI)",
+        horizons_per_run=4,
+        evaluations=1,
+        n_train=2,
+        n_test=2,
+    ),
+    "quick": Profile(
+        name="quick",
+        description="minutes on a laptop: toy suites 30k-40k steps, others 50k; ~10 evaluations",
+        budgets=QUICK_BUDGETS,
+        default_budget=QUICK_DEFAULT_BUDGET,
+        evaluations=10,
+        max_train=QUICK_MAX_TRAIN_TASKS,
+        max_test=QUICK_MAX_TEST_TASKS,
+    ),
+    "paper": Profile(
+        name="paper",
+        description="published settings: MoSS paper budgets (else 2M steps), suite task counts",
+        budgets=PAPER_BUDGETS,
+        default_budget=PAPER_DEFAULT_BUDGET,
+        evaluations=20,
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called ``name``; unknown names list the valid ones."""
+    if name not in PROFILES:
+        raise UnknownNameError(unknown_name_message("profile", name, PROFILES))
+    return PROFILES[name]
