@@ -1,0 +1,167 @@
+"""MoSS configuration: defaults are the Cheetah-Vel column of the paper's hyperparameter table.
+
+Sources: "[paper]" = the MoSS paper (Wang, Bing et al., AAAI 2023, appendix table "Hyperparameters");
+"[tigr]" = lknak/tigr ``configs/default.py`` / ``tigr/sac.py`` (MoSS's public predecessor, same authors'
+group); "[inferred]" = the paper's value was lost in the text conversion or never stated; the chosen value
+and its reason are given. Per-suite columns (Cheetah-Multi-Task, ML1 Push) and toy/profile settings are in
+``hparams.yaml``. The ablations (``moss-no-gmm``, ``moss-no-contrastive``, ``moss-traj``, ``moss-ps``) are
+subclasses that only change the defaults of the four switch fields at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class MossConfig:
+    """Hyperparameters of MoSS (see the module docstring for the source tags)."""
+
+    # ------------------------------------------------------------------------- data collection schedule
+    num_train_tasks_per_episode: int = 30
+    """Training tasks sampled (without replacement, capped at the number of tasks) per training iteration
+    [paper: num_train_tasks_per_episode = 30]."""
+    num_transitions_initial: int = 200
+    """Env steps collected on every training task before training starts, rounded up to whole episodes
+    [paper: num_transitions_initial = 200]."""
+    num_transitions_per_episode: int = 200
+    """Env steps collected per sampled task per iteration, rounded up to whole episodes
+    [paper: num_transitions_per_episode = 200]."""
+    replay_capacity: int = 100_000
+    """Transitions kept per training task (oldest overwritten) [inferred: the paper gives none; every
+    Cheetah-Vel run (~30k steps per task over 501 epochs) fits]."""
+
+    # ------------------------------------------------------------------------------- task inference
+    num_classes: int = 1
+    """K, number of Gaussian components / classes of the categorical head [paper: num_classes = 1]."""
+    latent_dim: int = 5
+    """Dimension of each Gaussian component [paper: latent_size = 5]."""
+    time_steps: int = 64
+    """Context window (transitions) the encoder is trained on and the SAC beliefs are computed from
+    [paper: time_steps = 64]."""
+    embed_dim: int = 64
+    """Width of the per-transition embedding fed to the GRU [inferred: not in the paper]."""
+    gru_hidden: int = 128
+    """GRU hidden size (also the head's hidden width) [inferred: VariBAD's encoder GRU size, 128]."""
+    decoder_hidden: tuple[int, ...] = (128, 128)
+    """Hidden widths of the state and reward decoders [inferred: tigr uses 2 layers of 5 x input]."""
+    lr_encoder: float = 3e-4
+    """Adam learning rate of the encoder [paper: lr_encoder = 3e-4]."""
+    lr_decoder: float = 3e-4
+    """Adam learning rate of the decoders [paper: lr_decoder = 3e-4]."""
+    batch_size_reconstruction: int = 256
+    """Context windows per encoder/decoder gradient step [paper: batch_size_reconstruction = 256]."""
+    num_training_steps_reconstruction: int = 128
+    """Encoder/decoder gradient steps per iteration [paper: num_training_steps_reconstruction = 128]."""
+    max_grad_norm_vae: float | None = 1.0
+    """Gradient-norm clip of encoder and decoder; None disables [paper: clip_grad_vae True,
+    max_grad_norm_vae = 1.0]."""
+    alpha_kl_component: float = 0.1
+    """alpha, weight of the component-wise KL ``sum_k q(y=k) KL(q(z|y=k) || p(z|y=k))`` [inferred: the
+    paper's value was lost; 0.1 keeps the belief responsive (VariBAD uses 0.1-1 for its consecutive-posterior
+    KL; tigr's 1e-3 leaves the variances uninformative)]."""
+    beta_kl_categorical: float = 0.1
+    """beta, weight of the categorical KL ``KL(q(y) || p(y))`` [inferred: value lost; same as alpha]."""
+    recurrent_prior: bool = True
+    """Prior of step t = posterior of step t-1 (N(0, I) and a uniform categorical at the first step); False
+    uses that global prior at every step [paper: use_global_prior = False]."""
+    elbo_complete_path: bool = False
+    """Evaluate the ELBO at every step of each context window; False: only at its last step
+    [paper: gmvae_training_complete_path = False; meaning inferred from the name]."""
+    contrastive_weight: float = 1.0
+    """Weight of the InfoNCE loss added to the negative ELBO [inferred: value lost; 1.0]."""
+    contrastive_temperature: float = 1.0
+    """Temperature of the InfoNCE softmax over negative squared Euclidean distances [inferred: not given]."""
+    contrastive_tasks: int = 16
+    """Training tasks per encoder batch (each gives batch_size_reconstruction / contrastive_tasks windows);
+    the other tasks' windows are the negatives [inferred: not given]."""
+
+    # ---------------------------------------------------------------------------------------- policy
+    sac_layer_size: int = 300
+    """Width of the actor and critic hidden layers [paper: sac_layer_size = 300]."""
+    sac_layers: int = 3
+    """Number of hidden layers of actor and critics [tigr: 3 x 300]."""
+    policy_lr: float = 3e-4
+    """Adam learning rate of actor, critics and embedding layers [paper: policy_net_lr = 3e-4]."""
+    sac_alpha: float = 0.2
+    """Fixed entropy temperature [paper: automatic_entropy_tuning = False, sac_alpha = 0.2]."""
+    reward_scale: float = 1.0
+    """Reward multiplier in the Bellman target [paper: reward_scale = 1]."""
+    gamma: float = 0.99
+    """Discount factor [tigr: 0.99]."""
+    tau: float = 5e-3
+    """Polyak coefficient of the target critics [tigr: 5e-3]."""
+    batch_size_policy: int = 256
+    """Transitions per SAC gradient step [paper: batch_size_policy = 256]."""
+    num_training_steps_policy: int = 2048
+    """SAC gradient steps per iteration [paper: num_training_steps_policy = 2048]."""
+    policy_dim_preprocess: bool = True
+    """Embed state and belief with separate Linear+ReLU layers before actor and critics
+    [paper: policy_dim_preprocess = True]."""
+    state_embed_dim: int = 32
+    """State embedding width [paper: state_embed_dim = 32]."""
+    latent_embed_dim: int = 32
+    """Belief embedding width [paper: latent_embed_dim = 32]."""
+    max_grad_norm_policy: float | None = 0.5
+    """Gradient-norm clip of actor, critics and embeddings; None disables [paper: clip_grad_policy True,
+    max_grad_norm_policy = 0.5]."""
+
+    # ------------------------------------------------------------------------- switches (ablations)
+    use_gmm: bool = True
+    """Gaussian-mixture latent; False (``moss-no-gmm``) uses one Gaussian of dimension
+    ``num_classes * latent_dim`` (the paper's "latent 32" = 4 x 8 on Cheetah-Multi-Task) [paper, ablation]."""
+    use_contrastive: bool = True
+    """Add the InfoNCE loss (always off on non-stationary suites, as in the paper); False is
+    ``moss-no-contrastive`` [paper, ablation]."""
+    online_inference: bool = True
+    """Update the belief at every step (GRU hidden carried within an episode); False (``moss-traj``) updates
+    it only between episodes from all past transitions of the trial, with the global prior, as PEARL
+    [paper, ablation "online task inference strategy"]."""
+    bayes_adaptive: bool = True
+    """Condition the policy on the belief (mean and log-variance of the most likely component); False
+    (``moss-ps``) on a sample of it (posterior sampling) [paper: bayes_adaptive = True; ablation]."""
+
+    # ------------------------------------------------------------------------------------- derived
+    @property
+    def encoder_classes(self) -> int:
+        """Number of components the encoder is built with (1 without the mixture)."""
+        return self.num_classes if self.use_gmm else 1
+
+    @property
+    def encoder_latent_dim(self) -> int:
+        """Dimension of each component the encoder is built with."""
+        return self.latent_dim if self.use_gmm else self.num_classes * self.latent_dim
+
+
+@dataclass(frozen=True, kw_only=True)
+class MossNoGmmConfig(MossConfig):
+    """``moss-no-gmm``: a single Gaussian VAE with the same total latent size."""
+
+    use_gmm: bool = False
+    """Single Gaussian of dimension ``num_classes * latent_dim`` [paper ablation]."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MossNoContrastiveConfig(MossConfig):
+    """``moss-no-contrastive``: no InfoNCE term."""
+
+    use_contrastive: bool = False
+    """InfoNCE off [paper ablation]."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MossTrajConfig(MossConfig):
+    """``moss-traj``: trajectory-level inference (belief updated between episodes, global prior)."""
+
+    online_inference: bool = False
+    """Belief updated only between episodes [paper ablation]."""
+    recurrent_prior: bool = False
+    """Global N(0, I) / uniform prior at every step (no step-wise recurrent prior) [paper ablation]."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MossPsConfig(MossConfig):
+    """``moss-ps``: posterior sampling instead of the Bayes-adaptive policy input."""
+
+    bayes_adaptive: bool = False
+    """Policy conditioned on a sample of the most likely component [paper ablation]."""

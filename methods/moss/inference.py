@@ -1,0 +1,255 @@
+"""Training of MoSS's task-inference module, and the beliefs it gives the policy.
+
+* :func:`left_align`: context windows from :class:`methods.common.replay.SequenceBatch` are right-aligned
+  (zero-padded at the front); the GRU wants the real transitions first, so rows are rotated.
+* :class:`TaskInference`: encoder + decoder + optimizer; ``loss(batch, groups)`` is the time step-wise
+  negative ELBO (reconstruction of the next transition from the belief before it, component-wise and
+  categorical KL to the previous step's posterior) plus the InfoNCE term; ``update`` takes one step.
+* :func:`policy_features`: what the policy sees of a belief (Bayes-adaptive: mean and log-variance of the
+  most likely component; posterior sampling: a sample of it).
+
+Every belief given to the policy is computed under ``torch.no_grad()``: no policy or critic gradient ever
+reaches the encoder (the paper's decoupled training).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from methods.common.replay import MultiTaskReplay, SequenceBatch, TransitionBatch
+from methods.moss.config import MossConfig
+from methods.moss.encoder import GMVAEEncoder, Posterior, TransitionDecoder, transition_features
+from methods.moss.losses import info_nce, mixture_kl, mixture_reconstruction, standard_prior_like
+
+
+def left_align(context: TransitionBatch, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Raw features of right-aligned context windows, rotated so that real transitions come first.
+
+    Args:
+        context: transitions ``[M, W, ...]`` (zeros where ``mask`` is 0, real ones at the end of each row).
+        mask: ``[M, W]`` 1.0 on real transitions.
+
+    Returns:
+        ``(features [M, W, input_dim], lengths [M])``: row ``i`` holds its ``lengths[i]`` transitions
+        oldest first, followed by zero padding.
+    """
+    feats = transition_features(context.obs, context.action, context.reward, context.next_obs)
+    w = mask.shape[1]
+    lengths = mask.sum(dim=1).long()
+    idx = (torch.arange(w, device=mask.device)[None, :] + (w - lengths)[:, None]) % w
+    return feats.gather(1, idx[..., None].expand(-1, -1, feats.shape[-1])), lengths
+
+
+def flatten_tasks(batch: SequenceBatch) -> SequenceBatch:
+    """Merge the task and batch dims ``[T, B, ...]`` of a multi-task sequence batch into ``[T * B, ...]``."""
+    def flat(tb: TransitionBatch, keep: int) -> TransitionBatch:
+        def f(x: torch.Tensor) -> torch.Tensor:
+            return x.reshape(-1, *x.shape[2:]) if x.dim() >= keep else x
+        return TransitionBatch(f(tb.obs), f(tb.action), f(tb.reward), f(tb.next_obs), f(tb.terminated),
+                               {k: f(v) for k, v in tb.extras.items()})
+
+    mask = batch.mask.reshape(-1, batch.mask.shape[-1])
+    return SequenceBatch(flat(batch.current, 2), flat(batch.context, 3), mask)
+
+
+def policy_features(post: Posterior, bayes_adaptive: bool) -> torch.Tensor:
+    """The belief as the policy reads it.
+
+    Args:
+        post: posterior with ``[..., K, L]`` components.
+        bayes_adaptive: True: ``[mean, logvar]`` of the most likely component (``[..., 2L]``); False:
+            a sample ``z ~ q(z | y*, c)`` of it (``[..., L]``, posterior sampling).
+    """
+    mean, logvar = post.best_component()
+    if bayes_adaptive:
+        return torch.cat([mean, logvar], dim=-1)
+    return mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+
+
+def belief_feature_dim(config: MossConfig) -> int:
+    """Size of :func:`policy_features`' output."""
+    return config.encoder_latent_dim * (2 if config.bayes_adaptive else 1)
+
+
+@dataclass
+class InferenceStats:
+    """Detached scalar diagnostics of one encoder step (tensors, to avoid device syncs)."""
+
+    loss: torch.Tensor
+    reconstruction: torch.Tensor
+    kl_component: torch.Tensor
+    kl_categorical: torch.Tensor
+    contrastive: torch.Tensor
+    class_entropy: torch.Tensor
+
+
+class TaskInference:
+    """Encoder, decoder and their optimizer; see the module docstring.
+
+    Args:
+        obs_dim, act_dim: environment dimensions.
+        config: the MoSS config (network sizes, loss weights, switches).
+        contrastive: whether to add the InfoNCE term (off on non-stationary suites).
+        device: torch device.
+    """
+
+    def __init__(
+        self, obs_dim: int, act_dim: int, config: MossConfig, contrastive: bool, device: torch.device
+    ) -> None:
+        self.config = config
+        self.contrastive = contrastive
+        self.device = device
+        self.encoder = GMVAEEncoder(obs_dim, act_dim, config.encoder_classes, config.encoder_latent_dim,
+                                    config.embed_dim, config.gru_hidden).to(device)
+        self.decoder = TransitionDecoder(obs_dim, act_dim, config.encoder_latent_dim,
+                                         tuple(config.decoder_hidden)).to(device)
+        self.optimizer = torch.optim.Adam([
+            {"params": self.encoder.parameters(), "lr": config.lr_encoder},
+            {"params": self.decoder.parameters(), "lr": config.lr_decoder},
+        ])
+
+    # ------------------------------------------------------------------------------------ normalisation
+
+    def fit_normalization(self, replay: MultiTaskReplay, samples: int = 20_000) -> None:
+        """Set the encoder's input statistics from a uniform sample of the replay buffers."""
+        batch = replay.sample_union(samples)
+        feats = transition_features(batch.obs, batch.action, batch.reward, batch.next_obs)
+        self.encoder.set_normalization(feats.mean(dim=0), feats.std(dim=0))
+
+    # -------------------------------------------------------------------------------------------- loss
+
+    def _reconstruction(self, feats: torch.Tensor, post: Posterior) -> torch.Tensor:
+        """Expected next-transition reconstruction error ``[M, W]`` of beliefs ``post`` (``[M, W, K, L]``)."""
+        enc = self.encoder
+        x = enc.normalize(feats)  # [M, W, D]: s | a | r | s'
+        o, a = enc.obs_dim, enc.act_dim
+        obs, act = x[..., :o], x[..., o : o + a]
+        rew, next_obs = x[..., o + a], x[..., o + a + 1 :]
+        k = post.mean.shape[-2]
+        z = post.sample_components()  # [M, W, K, L]
+        pred_s, pred_r = self.decoder(obs.unsqueeze(-2).expand(*obs.shape[:-1], k, o),
+                                      act.unsqueeze(-2).expand(*act.shape[:-1], k, a), z)
+        err = (pred_s - next_obs.unsqueeze(-2)).square().mean(dim=-1) + (pred_r - rew.unsqueeze(-1)).square()
+        return mixture_reconstruction(err, post.probs)
+
+    def loss(self, batch: SequenceBatch, groups: torch.Tensor) -> tuple[torch.Tensor, InferenceStats]:
+        """Negative time step-wise ELBO (+ InfoNCE) on context windows.
+
+        Args:
+            batch: windows ``context [M, W, ...]`` with ``mask [M, W]`` (``include_current=True``: each window
+                ends with the sampled transition); ``current`` is unused.
+            groups: ``[M]`` task id of each window (buffer identities, for the contrastive negatives).
+
+        Returns:
+            The scalar loss and detached diagnostics.
+        """
+        cfg = self.config
+        feats, lengths = left_align(batch.context, batch.mask)
+        w = feats.shape[1]
+        hidden = self.encoder.rollout(feats)  # [M, W+1, H]
+        post = self.encoder.posterior(hidden)  # [M, W+1, K, L]
+        # Step j (0..W-1): belief q_j (from transitions < j) predicts transition j; its prior is q_{j-1}.
+        q = Posterior(post.mean[:, :w], post.logvar[:, :w], post.logits[:, :w])
+        prior = standard_prior_like(q)
+        if cfg.recurrent_prior:
+            first = torch.zeros_like(q.logits[:, :1])
+            prev_mean = torch.cat([torch.zeros_like(q.mean[:, :1]), post.mean[:, : w - 1]], dim=1)
+            prev_logvar = torch.cat([torch.zeros_like(q.logvar[:, :1]), post.logvar[:, : w - 1]], dim=1)
+            prev_logits = torch.cat([first, post.logits[:, : w - 1]], dim=1)
+            prior = Posterior(prev_mean, prev_logvar, prev_logits)
+        kl_comp, kl_cat = mixture_kl(q, prior)  # [M, W]
+        recon = self._reconstruction(feats, q)  # [M, W]
+        steps = torch.arange(w, device=feats.device)[None, :]
+        if cfg.elbo_complete_path:
+            weight = (steps < lengths[:, None]).float()
+        else:
+            weight = (steps == (lengths[:, None] - 1)).float()
+        per_step = recon + cfg.alpha_kl_component * kl_comp + cfg.beta_kl_categorical * kl_cat
+        denom = weight.sum().clamp_min(1.0)
+        loss = (weight * per_step).sum() / denom
+        nce = torch.zeros((), device=feats.device)
+        if self.contrastive and cfg.contrastive_weight > 0:
+            nce = self._contrastive(post, lengths, groups)
+            loss = loss + cfg.contrastive_weight * nce
+        probs = q.probs
+        entropy = -(probs * torch.log(probs.clamp_min(1e-12))).sum(-1)
+        def avg(x: torch.Tensor) -> torch.Tensor:
+            return ((weight * x).sum() / denom).detach()
+
+        stats = InferenceStats(loss.detach(), avg(recon), avg(kl_comp), avg(kl_cat), nce.detach(),
+                               avg(entropy))
+        return loss, stats
+
+    def _contrastive(self, post: Posterior, lengths: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+        """InfoNCE: query and positive key are the embeddings after two different steps of one window."""
+        valid = lengths >= 2
+        if int(valid.sum()) < 2:
+            return torch.zeros((), device=lengths.device)
+        n = lengths[valid].float()
+        # Two distinct steps in 1..n (the belief after j transitions), drawn uniformly.
+        u1 = torch.rand_like(n)
+        u2 = torch.rand_like(n)
+        j1 = 1 + (u1 * n).long().clamp_max(n.long() - 1)
+        off = 1 + (u2 * (n - 1)).long().clamp_max(n.long() - 2)
+        j2 = 1 + (j1 - 1 + off) % n.long()
+        emb = post.mixture_mean()[valid]  # [V, W+1, L]
+        rows = torch.arange(emb.shape[0], device=emb.device)
+        return info_nce(emb[rows, j1], emb[rows, j2], groups[valid], self.config.contrastive_temperature)
+
+    def update(self, batch: SequenceBatch, groups: torch.Tensor) -> InferenceStats:
+        """One gradient step of encoder and decoder on ``batch``."""
+        loss, stats = self.loss(batch, groups)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.max_grad_norm_vae is not None:
+            params = [p for g in self.optimizer.param_groups for p in g["params"]]
+            nn.utils.clip_grad_norm_(params, self.config.max_grad_norm_vae)
+        self.optimizer.step()
+        return stats
+
+    # ------------------------------------------------------------------------------------------ beliefs
+
+    @torch.no_grad()
+    def transition_beliefs(self, batch: SequenceBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Policy features of the beliefs before and after each sampled transition (online inference).
+
+        Args:
+            batch: ``include_current=True`` windows ``[M, W + 1]`` ending with the sampled transition.
+
+        Returns:
+            ``(belief at s [M, F], belief at s' [M, F])`` with ``F = belief_feature_dim(config)``.
+        """
+        feats, lengths = left_align(batch.context, batch.mask)
+        hidden = self.encoder.rollout(feats)  # [M, W+2, H]
+        rows = torch.arange(feats.shape[0], device=feats.device)
+        h = torch.stack([hidden[rows, lengths - 1], hidden[rows, lengths]], dim=0)  # [2, M, H]
+        f = policy_features(self.encoder.posterior(h), self.config.bayes_adaptive)
+        return f[0], f[1]
+
+    @torch.no_grad()
+    def context_beliefs(self, batch: SequenceBatch) -> torch.Tensor:
+        """Policy features ``[M, F]`` of the belief after each whole context window (trajectory-level)."""
+        feats, lengths = left_align(batch.context, batch.mask)
+        hidden = self.encoder.rollout(feats)
+        rows = torch.arange(feats.shape[0], device=feats.device)
+        return policy_features(self.encoder.posterior(hidden[rows, lengths]), self.config.bayes_adaptive)
+
+    # -------------------------------------------------------------------------------------------- state
+
+    def state_dict(self) -> dict[str, object]:
+        return {"encoder": self.encoder.state_dict(), "decoder": self.decoder.state_dict(),
+                "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        self.encoder.load_state_dict(state["encoder"])  # type: ignore[arg-type]
+        self.decoder.load_state_dict(state["decoder"])  # type: ignore[arg-type]
+        self.optimizer.load_state_dict(state["optimizer"])  # type: ignore[arg-type]
+
+
+def sample_task_ids(rng: np.random.Generator, available: list[int], k: int) -> np.ndarray:
+    """``min(k, len(available))`` distinct task ids drawn from ``available``."""
+    return rng.choice(np.asarray(available), size=min(k, len(available)), replace=False)

@@ -1,0 +1,233 @@
+"""MoSS (Wang, Bing et al., AAAI 2023) and its four ablations as registered methods.
+
+One training iteration (``train_step``), following the paper's Algorithm 1 and its table:
+
+1. collect: the first call runs ``num_transitions_initial`` steps on every training task; later calls run
+   ``num_transitions_per_episode`` steps on each of ``num_train_tasks_per_episode`` sampled tasks. All
+   tasks of a call run in one batched collector call (one policy call per step for all of them), with the
+   belief updated online at every step. Data goes to one replay buffer per training task, shared by the
+   encoder and the policy (fully off-policy).
+2. encoder: ``num_training_steps_reconstruction`` steps of the time step-wise GMVAE ELBO (+ InfoNCE, whose
+   negatives are windows of other training tasks, identified by buffer / collector task id).
+3. policy: ``num_training_steps_policy`` SAC steps on beliefs computed (without gradient) from the context
+   windows before each sampled transition.
+
+Train stats include ``collect_seconds``, ``encoder_seconds`` and ``policy_seconds`` of the iteration.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+
+from harness.method import Method
+from harness.registry import register_method
+from methods.common.replay import Boundary, MultiTaskReplay
+from methods.moss.agent import MossAgent
+from methods.moss.config import (
+    MossConfig,
+    MossNoContrastiveConfig,
+    MossNoGmmConfig,
+    MossPsConfig,
+    MossTrajConfig,
+)
+from methods.moss.inference import (
+    InferenceStats,
+    TaskInference,
+    belief_feature_dim,
+    flatten_tasks,
+    sample_task_ids,
+)
+from methods.moss.policy import BeliefSAC
+
+if TYPE_CHECKING:
+    from harness.collector import Collector
+    from harness.context import RunContext
+    from harness.suite import Suite, Task
+
+#: SAC steps whose beliefs are computed in one encoder call (speed only; no effect on the result).
+POLICY_CHUNK = 8
+
+#: The paper's hyperparameter table columns: suite -> (n_train, initial, per-episode, tasks/episode, epochs).
+_PAPER_SCHEDULES: dict[str, tuple[int, int, int, int, int]] = {
+    "cheetah-vel": (100, 200, 200, 30, 501),
+    "cheetah-multi-task": (70, 200, 200, 70, 3001),
+    "ml1-push-v1": (50, 800, 800, 30, 2501),
+    "ml1-push-v2": (50, 800, 800, 30, 2501),
+}
+
+
+@register_method("moss")
+class Moss(Method):
+    """MoSS: GMVAE + GRU online task inference, InfoNCE, Bayes-adaptive SAC; see the module docstring."""
+
+    config_cls: ClassVar[type[Any]] = MossConfig
+    hparams_file: ClassVar[Path | None] = Path(__file__).with_name("hparams.yaml")
+    eval_episodes: ClassVar[int] = 1
+
+    config: MossConfig
+
+    @classmethod
+    def published_budget(cls, suite: Suite) -> int | None:
+        """Env steps of the paper's table: ``n_train * initial + epochs * tasks * per_episode``."""
+        if suite.name not in _PAPER_SCHEDULES:
+            return None
+        n_train, initial, per_episode, tasks, epochs = _PAPER_SCHEDULES[suite.name]
+        return n_train * initial + epochs * tasks * per_episode
+
+    # ------------------------------------------------------------------------------------------- setup
+
+    def setup(self, suite: Suite, train_tasks: list[Task], ctx: RunContext) -> None:
+        cfg = self.config
+        spec = suite.spec
+        self.device = torch.device(ctx.device)
+        self.obs_dim, self.act_dim, self.horizon = spec.obs_dim, spec.act_dim, suite.horizon
+        self.num_tasks = len(train_tasks)
+        self.rng = ctx.rng("moss", "tasks")
+        self.replay = MultiTaskReplay(self.num_tasks, self.obs_dim, self.act_dim, cfg.replay_capacity,
+                                      ctx.rng("moss", "replay"), self.device)
+        contrastive = cfg.use_contrastive and not suite.nonstationary
+        self.inference = TaskInference(self.obs_dim, self.act_dim, cfg, contrastive, self.device)
+        self.policy = BeliefSAC(self.obs_dim, self.act_dim, belief_feature_dim(cfg), cfg, self.device)
+        self.iteration = 0
+
+    # ------------------------------------------------------------------------------------------- agent
+
+    def agent(self, num_envs: int) -> MossAgent:
+        return MossAgent(self.inference.encoder, self.policy, num_envs, self.config.online_inference,
+                         self.config.bayes_adaptive, self.device)
+
+    # -------------------------------------------------------------------------------------- training
+
+    def _collect(self, collector: Collector) -> int:
+        cfg = self.config
+        if self.iteration == 0:
+            task_ids = np.arange(self.num_tasks)
+            steps = cfg.num_transitions_initial
+        else:
+            task_ids = sample_task_ids(self.rng, list(range(self.num_tasks)), cfg.num_train_tasks_per_episode)
+            steps = cfg.num_transitions_per_episode
+        episodes = max(1, math.ceil(steps / self.horizon))
+        rollout = collector.collect(self.agent(len(task_ids)), task_ids.tolist(), episodes=episodes)
+        return self.replay.add_rollout(rollout)
+
+    def _encoder_phase(self) -> InferenceStats | None:
+        cfg = self.config
+        tasks = self.replay.task_ids()
+        if not tasks or cfg.num_training_steps_reconstruction < 1:
+            return None
+        self.inference.fit_normalization(self.replay)
+        boundary: Boundary = "episode" if cfg.online_inference else "trial"
+        stats: list[InferenceStats] = []
+        for _ in range(cfg.num_training_steps_reconstruction):
+            ids = sample_task_ids(self.rng, tasks, cfg.contrastive_tasks)
+            per_task = max(1, cfg.batch_size_reconstruction // len(ids))
+            batch = self.replay.sample_sequences(ids.tolist(), per_task, cfg.time_steps, boundary=boundary,
+                                                 include_current=True)
+            groups = torch.as_tensor(np.repeat(ids, per_task), device=self.device)
+            stats.append(self.inference.update(flatten_tasks(batch), groups))
+        names = [f.name for f in fields(InferenceStats)]
+        return InferenceStats(*(torch.stack([getattr(s, n) for s in stats]).mean() for n in names))
+
+    def _policy_batches(self, steps: int) -> list[tuple[torch.Tensor, ...]]:
+        """``steps`` SAC batches (obs, belief, action, reward, next_obs, next_belief, terminated)."""
+        cfg = self.config
+        tasks = self.replay.task_ids()
+        ids = self.rng.choice(np.asarray(tasks), size=steps * cfg.batch_size_policy)
+        counts = np.bincount(ids, minlength=self.num_tasks)
+        present = np.flatnonzero(counts)
+        # One sequence batch per present task, then shuffled into `steps` batches.
+        parts = []
+        for tid in present:
+            seq = self.replay.buffer(int(tid)).sample_sequences(
+                int(counts[tid]), cfg.time_steps + 1, boundary="episode", include_current=True)
+            cur = seq.current
+            if cfg.online_inference:
+                b, nb = self.inference.transition_beliefs(seq)
+            else:
+                ctx = self.replay.buffer(int(tid)).sample_sequences(int(counts[tid]), cfg.time_steps,
+                                                                    boundary="trial", include_current=False)
+                b = nb = self.inference.context_beliefs(ctx)
+            parts.append((cur.obs, b, cur.action, cur.reward, cur.next_obs, nb, cur.terminated))
+        cat = [torch.cat([p[i] for p in parts]) for i in range(7)]
+        perm = torch.as_tensor(self.rng.permutation(len(ids)), device=self.device)
+        cat = [x[perm] for x in cat]
+        bs = cfg.batch_size_policy
+        return [tuple(x[i * bs : (i + 1) * bs] for x in cat) for i in range(steps)]
+
+    def _policy_phase(self) -> dict[str, float]:
+        cfg = self.config
+        total: dict[str, torch.Tensor] = {}
+        done = 0
+        while done < cfg.num_training_steps_policy:
+            chunk = min(POLICY_CHUNK, cfg.num_training_steps_policy - done)
+            for batch in self._policy_batches(chunk):
+                for k, v in self.policy.update(*batch).items():
+                    total[k] = total[k] + v if k in total else v
+            done += chunk
+        return {k: float(v) / max(done, 1) for k, v in total.items()}
+
+    def train_step(self, collector: Collector) -> dict[str, float]:
+        t0 = time.perf_counter()
+        stored = self._collect(collector)
+        t1 = time.perf_counter()
+        enc = self._encoder_phase()
+        t2 = time.perf_counter()
+        pol = self._policy_phase() if self.replay.task_ids() else {}
+        t3 = time.perf_counter()
+        self.iteration += 1
+        stats: dict[str, float] = {"collect_seconds": t1 - t0, "encoder_seconds": t2 - t1,
+                                   "policy_seconds": t3 - t2, "stored_steps": float(stored)}
+        if enc is not None:
+            stats.update({f"encoder_{f.name}": float(getattr(enc, f.name)) for f in fields(InferenceStats)})
+        stats.update({f"policy_{k}": v for k, v in pol.items()})
+        return stats
+
+    # -------------------------------------------------------------------------------------------- state
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"inference": self.inference.state_dict(), "policy": self.policy.state_dict(),
+                "replay": self.replay.state_dict(), "rng": self.rng.bit_generator.state,
+                "iteration": self.iteration}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.inference.load_state_dict(state["inference"])
+        self.policy.load_state_dict(state["policy"])
+        self.replay.load_state_dict(state["replay"])
+        self.rng.bit_generator.state = state["rng"]
+        self.iteration = int(state["iteration"])
+
+
+@register_method("moss-no-gmm")
+class MossNoGmm(Moss):
+    """Ablation: a single Gaussian VAE (latent ``num_classes * latent_dim``) instead of the mixture."""
+
+    config_cls: ClassVar[type[Any]] = MossNoGmmConfig
+
+
+@register_method("moss-no-contrastive")
+class MossNoContrastive(Moss):
+    """Ablation: no InfoNCE term."""
+
+    config_cls: ClassVar[type[Any]] = MossNoContrastiveConfig
+
+
+@register_method("moss-traj")
+class MossTraj(Moss):
+    """Ablation: trajectory-level inference (belief refreshed between episodes; 3-episode trials)."""
+
+    config_cls: ClassVar[type[Any]] = MossTrajConfig
+    eval_episodes: ClassVar[int] = 3
+
+
+@register_method("moss-ps")
+class MossPs(Moss):
+    """Ablation: posterior sampling (the policy sees a sample of the belief, not its mean and variance)."""
+
+    config_cls: ClassVar[type[Any]] = MossPsConfig

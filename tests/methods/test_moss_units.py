@@ -1,0 +1,304 @@
+"""Unit tests of MoSS's pieces: shapes, KLs (vs Monte Carlo), InfoNCE, recurrent prior, gradient isolation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from harness.agent import StepBatch
+from methods.common.replay import MultiTaskReplay, SequenceBatch, TransitionBatch
+from methods.moss.agent import MossAgent
+from methods.moss.config import MossConfig
+from methods.moss.encoder import GMVAEEncoder, Posterior
+from methods.moss.inference import TaskInference, belief_feature_dim, flatten_tasks, left_align
+from methods.moss.losses import categorical_kl, gaussian_kl, info_nce, mixture_kl
+from methods.moss.policy import BeliefSAC
+
+OBS, ACT = 3, 2
+SMALL = MossConfig(num_classes=3, latent_dim=2, embed_dim=8, gru_hidden=16, decoder_hidden=(16,),
+                   sac_layer_size=16, sac_layers=1, state_embed_dim=4, latent_embed_dim=4, time_steps=6,
+                   elbo_complete_path=True)
+
+
+def random_posterior(shape: tuple[int, ...], k: int, latent: int, gen: torch.Generator) -> Posterior:
+    return Posterior(torch.randn(*shape, k, latent, generator=gen),
+                     0.5 * torch.randn(*shape, k, latent, generator=gen),
+                     torch.randn(*shape, k, generator=gen))
+
+
+# ------------------------------------------------------------------------------------------ encoder
+
+
+def test_encoder_shapes_and_rollout_matches_steps() -> None:
+    torch.manual_seed(0)
+    enc = GMVAEEncoder(OBS, ACT, num_classes=3, latent_dim=2, embed_dim=8, hidden_dim=16)
+    feats = torch.randn(5, 7, enc.input_dim)
+    hidden = enc.rollout(feats)
+    assert hidden.shape == (5, 8, 16)
+    assert torch.equal(hidden[:, 0], torch.zeros(5, 16))
+    post = enc.posterior(hidden)
+    assert post.mean.shape == (5, 8, 3, 2) and post.logvar.shape == (5, 8, 3, 2)
+    assert post.logits.shape == (5, 8, 3)
+    mean, logvar = post.best_component()
+    assert mean.shape == (5, 8, 2) and logvar.shape == (5, 8, 2)
+    best = post.logits.argmax(-1)
+    assert torch.equal(mean[1, 3], post.mean[1, 3, best[1, 3]])
+    # The online step-by-step update gives the same hidden states as one batched GRU call.
+    h = enc.initial_hidden(5)
+    for t in range(7):
+        h = enc.step(feats[:, t], h)
+        torch.testing.assert_close(h, hidden[:, t + 1], atol=1e-5, rtol=1e-5)
+
+
+def test_left_align_puts_real_transitions_first() -> None:
+    w = 4
+    obs = torch.zeros(2, w, OBS)
+    obs[0, 2:, 0] = torch.tensor([1.0, 2.0])  # 2 real transitions at the end of row 0
+    obs[1, :, 0] = torch.tensor([1.0, 2.0, 3.0, 4.0])  # full row
+    ctx = TransitionBatch(obs, torch.zeros(2, w, ACT), torch.zeros(2, w), torch.zeros(2, w, OBS),
+                          torch.zeros(2, w), {})
+    mask = torch.tensor([[0, 0, 1, 1], [1, 1, 1, 1]], dtype=torch.float32)
+    feats, lengths = left_align(ctx, mask)
+    assert lengths.tolist() == [2, 4]
+    assert feats[0, :, 0].tolist() == [1.0, 2.0, 0.0, 0.0]
+    assert feats[1, :, 0].tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+# --------------------------------------------------------------------------------------------- losses
+
+
+def test_gaussian_and_categorical_kl_match_torch_distributions() -> None:
+    gen = torch.Generator().manual_seed(1)
+    mq, lq, mp, lp = (torch.randn(6, 4, generator=gen) for _ in range(4))
+    ref = torch.distributions.kl_divergence(
+        torch.distributions.Normal(mq, (0.5 * lq).exp()), torch.distributions.Normal(mp, (0.5 * lp).exp())
+    ).sum(-1)
+    torch.testing.assert_close(gaussian_kl(mq, lq, mp, lp), ref)
+    aq, ap = torch.randn(6, 3, generator=gen), torch.randn(6, 3, generator=gen)
+    ref_cat = torch.distributions.kl_divergence(torch.distributions.Categorical(logits=aq),
+                                                torch.distributions.Categorical(logits=ap))
+    torch.testing.assert_close(categorical_kl(aq, ap), ref_cat)
+
+
+def test_mixture_kl_matches_monte_carlo() -> None:
+    """KL(q(y) q(z|y) || p(y) p(z|y)) from the two closed-form terms equals a Monte Carlo estimate."""
+    gen = torch.Generator().manual_seed(2)
+    q = random_posterior((), 3, 2, gen)
+    p = random_posterior((), 3, 2, gen)
+    comp, cat = mixture_kl(q, p)
+    exact = float(comp + cat)
+    n = 400_000
+    y = torch.distributions.Categorical(logits=q.logits).sample((n,))
+    z = q.mean[y] + torch.randn(n, 2, generator=gen) * (0.5 * q.logvar[y]).exp()
+
+    def log_joint(post: Posterior) -> torch.Tensor:
+        log_y = torch.log_softmax(post.logits, -1)[y]
+        log_z = torch.distributions.Normal(post.mean[y], (0.5 * post.logvar[y]).exp()).log_prob(z).sum(-1)
+        return log_y + log_z
+
+    samples = log_joint(q) - log_joint(p)
+    mc, se = float(samples.mean()), float(samples.std() / math.sqrt(n))
+    assert abs(mc - exact) < 4 * se + 1e-3, (mc, exact, se)
+    assert exact > 0.1  # not a trivially zero case
+
+
+def test_info_nce_minimum_at_identical_positives() -> None:
+    gen = torch.Generator().manual_seed(3)
+    groups = torch.tensor([0, 0, 1, 1, 2, 2])
+    query = 5.0 * torch.randn(6, 4, generator=gen)
+    ideal = info_nce(query, query.clone(), groups)
+    perturbed = info_nce(query, query + 0.5 * torch.randn(6, 4, generator=gen), groups)
+    assert float(ideal) < float(perturbed)
+    # Identical positives and far-apart negatives: the loss approaches its infimum 0.
+    far = torch.stack([torch.full((4,), 100.0 * g) for g in groups.tolist()]) + 0.01 * query
+    assert float(info_nce(far, far.clone(), groups)) < 1e-6
+    # Same-task keys are not negatives: moving them does not change the loss.
+    keys = query.clone()
+    moved = keys.clone()
+    moved[1] = query[0] + 1e-3  # row 1 (same task as row 0) sits on row 0's query
+    l0 = info_nce(query[[0, 2, 4]], keys[[0, 2, 4]], groups[[0, 2, 4]])
+    l_all = info_nce(query, moved, groups)
+    assert torch.isfinite(l0) and torch.isfinite(l_all)
+    # With a single task there are no negatives: the loss is 0.
+    assert float(info_nce(query, query + 1.0, torch.zeros(6, dtype=torch.long))) == 0.0
+
+
+def test_info_nce_equals_hand_computed_value() -> None:
+    query = torch.tensor([[0.0], [1.0]])
+    keys = torch.tensor([[0.5], [1.0]])
+    groups = torch.tensor([0, 1])
+    # Query 0: positive sim -0.25, negative -1 ; query 1: positive 0, negative -0.25.
+    expected = 0.5 * (-math.log(math.exp(-0.25) / (math.exp(-0.25) + math.exp(-1.0)))
+                      - math.log(1.0 / (1.0 + math.exp(-0.25))))
+    assert float(info_nce(query, keys, groups)) == pytest.approx(expected, rel=1e-6)
+
+
+# ---------------------------------------------------------------------------------- recurrent prior
+
+
+def _window_batch(m: int, w: int, gen: torch.Generator, full: bool = True) -> SequenceBatch:
+    ctx = TransitionBatch(torch.randn(m, w, OBS, generator=gen), torch.rand(m, w, ACT, generator=gen) * 2 - 1,
+                          torch.randn(m, w, generator=gen), torch.randn(m, w, OBS, generator=gen),
+                          torch.zeros(m, w), {})
+    mask = torch.ones(m, w)
+    cur = TransitionBatch(ctx.obs[:, -1], ctx.action[:, -1], ctx.reward[:, -1], ctx.next_obs[:, -1],
+                          ctx.terminated[:, -1], {})
+    return SequenceBatch(cur, ctx, mask)
+
+
+def test_kl_prior_is_previous_posterior() -> None:
+    """The ELBO's KL at step t is KL(q_t || q_{t-1}) (N(0, I)/uniform at t=0); the global prior differs."""
+    torch.manual_seed(4)
+    gen = torch.Generator().manual_seed(4)
+    batch = _window_batch(4, 5, gen)
+    groups = torch.arange(4)
+    base = dict(alpha_kl_component=1.0, beta_kl_categorical=1.0, use_contrastive=False)
+    cfg = MossConfig(**{**SMALL.__dict__, **base})
+    inf = TaskInference(OBS, ACT, cfg, contrastive=False, device=torch.device("cpu"))
+    _, stats = inf.loss(batch, groups)
+
+    feats, _ = left_align(batch.context, batch.mask)
+    post = inf.encoder.posterior(inf.encoder.rollout(feats))
+    expected_comp, expected_cat = [], []
+    for t in range(5):
+        q = Posterior(post.mean[:, t], post.logvar[:, t], post.logits[:, t])
+        if t == 0:
+            p = Posterior(torch.zeros_like(q.mean), torch.zeros_like(q.logvar), torch.zeros_like(q.logits))
+        else:
+            p = Posterior(post.mean[:, t - 1], post.logvar[:, t - 1], post.logits[:, t - 1])
+        c, k = mixture_kl(q, p)
+        expected_comp.append(c)
+        expected_cat.append(k)
+    torch.testing.assert_close(stats.kl_component, torch.stack(expected_comp).mean(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(stats.kl_categorical, torch.stack(expected_cat).mean(), rtol=1e-5, atol=1e-6)
+
+    glob = TaskInference(OBS, ACT, cfg.__class__(**{**cfg.__dict__, "recurrent_prior": False}), False,
+                         torch.device("cpu"))
+    glob.encoder.load_state_dict(inf.encoder.state_dict())
+    _, gstats = glob.loss(batch, groups)
+    assert not torch.allclose(gstats.kl_component, stats.kl_component)
+
+
+def test_loss_backpropagates_into_encoder_and_decoder() -> None:
+    torch.manual_seed(5)
+    gen = torch.Generator().manual_seed(5)
+    inf = TaskInference(OBS, ACT, SMALL, contrastive=True, device=torch.device("cpu"))
+    loss, stats = inf.loss(_window_batch(8, 6, gen), torch.tensor([0, 0, 1, 1, 2, 2, 3, 3]))
+    loss.backward()
+    assert all(p.grad is not None for p in inf.encoder.parameters())
+    assert all(p.grad is not None for p in inf.decoder.parameters())
+    assert float(stats.contrastive) > 0
+
+
+# ----------------------------------------------------------------------------------- decoupling
+
+
+def test_policy_update_leaves_encoder_unchanged() -> None:
+    """A SAC step on beliefs from the encoder changes the policy and never touches encoder parameters."""
+    torch.manual_seed(6)
+    gen = torch.Generator().manual_seed(6)
+    cpu = torch.device("cpu")
+    inf = TaskInference(OBS, ACT, SMALL, contrastive=True, device=cpu)
+    policy = BeliefSAC(OBS, ACT, belief_feature_dim(SMALL), SMALL, cpu)
+    before_enc = [p.detach().clone() for p in inf.encoder.parameters()]
+    before_pol = [p.detach().clone() for p in policy.parameters()]
+    batch = _window_batch(16, SMALL.time_steps + 1, gen)
+    b, nb = inf.transition_beliefs(batch)
+    assert b.shape == (16, belief_feature_dim(SMALL)) and not b.requires_grad
+    cur = batch.current
+    policy.update(cur.obs, b, cur.action, cur.reward, cur.next_obs, nb, cur.terminated)
+    assert all(torch.equal(a, p) for a, p in zip(before_enc, inf.encoder.parameters(), strict=True))
+    assert all(p.grad is None for p in inf.encoder.parameters())
+    assert any(not torch.equal(a, p) for a, p in zip(before_pol, policy.parameters(), strict=True))
+
+
+def test_transition_beliefs_use_the_context_before_each_state() -> None:
+    """Belief at s_t = encoder state after the window's transitions before t; at s_{t+1}: including t."""
+    torch.manual_seed(7)
+    gen = torch.Generator().manual_seed(7)
+    inf = TaskInference(OBS, ACT, SMALL, contrastive=False, device=torch.device("cpu"))
+    batch = _window_batch(3, 4, gen)
+    batch.mask[0, :2] = 0.0  # row 0: only 2 real transitions
+    b, nb = inf.transition_beliefs(batch)
+    feats, _ = left_align(batch.context, batch.mask)
+    hidden = inf.encoder.rollout(feats[:1, :2])
+    mean, logvar = inf.encoder.posterior(hidden[:, 1]).best_component()
+    torch.testing.assert_close(b[0], torch.cat([mean[0], logvar[0]]))
+    mean2, logvar2 = inf.encoder.posterior(hidden[:, 2]).best_component()
+    torch.testing.assert_close(nb[0], torch.cat([mean2[0], logvar2[0]]))
+
+
+# ------------------------------------------------------------------------------------------ agent
+
+
+def _agent(online: bool, n: int = 3) -> tuple[MossAgent, TaskInference]:
+    cpu = torch.device("cpu")
+    inf = TaskInference(OBS, ACT, SMALL, contrastive=False, device=cpu)
+    policy = BeliefSAC(OBS, ACT, belief_feature_dim(SMALL), SMALL, cpu)
+    return MossAgent(inf.encoder, policy, n, online=online, bayes_adaptive=True, device=cpu), inf
+
+
+def _step(n: int, rng: np.random.Generator, active: np.ndarray | None = None) -> StepBatch:
+    f = np.float32
+    return StepBatch(rng.normal(size=(n, OBS)).astype(f), rng.uniform(-1, 1, (n, ACT)).astype(f),
+                     rng.normal(size=n).astype(f), rng.normal(size=(n, OBS)).astype(f), np.zeros(n, bool),
+                     np.zeros(n, bool), np.ones(n, bool) if active is None else active)
+
+
+def test_agent_belief_updates_every_step_and_matches_batched_encoding() -> None:
+    torch.manual_seed(8)
+    rng = np.random.default_rng(8)
+    agent, inf = _agent(online=True)
+    agent.reset(task_boundary=True)
+    b0 = agent.belief()
+    assert b0["mean"].shape == (3, 2) and b0["var"].shape == (3, 2) and b0["class_probs"].shape == (3, 3)
+    steps = [_step(3, rng) for _ in range(4)]
+    beliefs = []
+    for s in steps:
+        assert agent.act(s.obs, deterministic=True).shape == (3, ACT)
+        agent.observe(s)
+        beliefs.append(agent.belief()["mean"])
+    assert not np.allclose(beliefs[0], beliefs[1])
+    feats = torch.stack([torch.as_tensor(np.concatenate([s.obs, s.action, s.reward[:, None], s.next_obs], 1))
+                         for s in steps], dim=1)
+    mean, _ = inf.encoder.posterior(inf.encoder.rollout(feats)[:, -1]).best_component()
+    np.testing.assert_allclose(beliefs[-1], mean.detach().numpy(), atol=1e-5)
+    # Inactive rows keep their belief.
+    before = agent.belief()["mean"].copy()
+    agent.observe(_step(3, rng, active=np.array([True, False, True])))
+    after = agent.belief()["mean"]
+    np.testing.assert_array_equal(after[1], before[1])
+    assert not np.allclose(after[0], before[0])
+
+
+def test_trajectory_agent_refreshes_belief_only_between_episodes() -> None:
+    torch.manual_seed(9)
+    rng = np.random.default_rng(9)
+    agent, _ = _agent(online=False)
+    agent.reset(task_boundary=True)
+    prior = agent.belief()["mean"].copy()
+    for _ in range(3):
+        agent.observe(_step(3, rng))
+    np.testing.assert_array_equal(agent.belief()["mean"], prior)  # frozen within the episode
+    agent.reset(task_boundary=False)
+    assert not np.allclose(agent.belief()["mean"], prior)  # refreshed from the whole first episode
+    agent.reset(task_boundary=True)
+    np.testing.assert_allclose(agent.belief()["mean"], prior)
+
+
+def test_flatten_tasks_and_multitask_sampling_shapes() -> None:
+    replay = MultiTaskReplay(2, OBS, ACT, 100, np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    for tid in (0, 1):
+        n = 10
+        starts = np.zeros(n, bool)
+        starts[[0, 5]] = True
+        replay.buffer(tid).add_transitions(rng.normal(size=(n, OBS)), rng.normal(size=(n, ACT)),
+                                           rng.normal(size=n), rng.normal(size=(n, OBS)), np.zeros(n), starts)
+    seq = flatten_tasks(replay.sample_sequences([0, 1], 4, 6, include_current=True))
+    assert seq.context.obs.shape == (8, 6, OBS) and seq.mask.shape == (8, 6)
+    assert seq.current.reward.shape == (8,)
+    assert float(seq.mask.sum(1).max()) <= 5  # windows never cross an episode start
