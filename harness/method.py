@@ -52,6 +52,15 @@ class Method(ABC):
         """Environment steps the method's paper used on ``suite`` (None when the paper has no figure)."""
         return None
 
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        """Config overrides sampled for an Optuna ``trial`` (``harness sweep``).
+
+        Sample in natural spaces (``trial.suggest_float("lr", 1e-5, 1e-2, log=True)``) and return config
+        field -> value; derived values (e.g. a batch size from ``batch_size_pow``) are returned converted.
+        """
+        raise NotImplementedError(f"method {cls.name!r} defines no search space for harness sweep")
+
     @abstractmethod
     def setup(self, suite: Suite, train_tasks: list[Task], ctx: RunContext) -> None:
         """Build networks, optimizers and buffers for ``suite`` and its ``train_tasks``."""
