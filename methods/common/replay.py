@@ -171,8 +171,8 @@ class ReplayBuffer:
         extras = extras or {}
         if set(extras) != set(self.extra_fields):
             raise KeyError(f"extras {sorted(extras)} do not match the declared {sorted(self.extra_fields)}")
-        ep = np.asarray(episode_start, bool)
-        tr = ep if trial_start is None else np.asarray(trial_start, bool) | ep
+        tr = np.asarray(episode_start if trial_start is None else trial_start, bool)
+        ep = np.asarray(episode_start, bool) | tr  # a trial start is an episode start
         gid = self._count + np.arange(k, dtype=np.int64)
         ep_start = np.maximum.accumulate(np.where(ep, gid, self._last_ep_start))
         trial = np.maximum.accumulate(np.where(tr, gid, self._last_trial_start))

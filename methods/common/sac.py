@@ -199,6 +199,7 @@ class SAC:
         self.actor_opt = _adam(self.actor.parameters(), cfg.actor_lr, self.device)
         self.critic_opt = _adam(self.critic.parameters(), cfg.critic_lr, self.device)
         self.alpha_opt = _adam([self.log_alpha], cfg.alpha_lr, self.device) if cfg.learn_alpha else None
+        self._actor_params: list[torch.Tensor] = list(self.actor.parameters())
         self._critic_params: list[torch.Tensor] = list(self.critic.parameters())
         self._target_params: list[torch.Tensor] = list(self.critic_target.parameters())
         self.num_updates = 0
@@ -256,11 +257,13 @@ class SAC:
             ``entropy`` (mean of ``-log_prob``).
         """
         action, log_prob = self.actor(obs)
-        self.critic.requires_grad_(False)  # no critic weight gradients from the policy loss
+        for p in self._critic_params:  # no critic weight gradients from the policy loss
+            p.requires_grad_(False)
         try:
             q = self.critic(obs if critic_obs is None else critic_obs, action).min(dim=0).values
         finally:
-            self.critic.requires_grad_(True)
+            for p in self._critic_params:
+                p.requires_grad_(True)
         loss = (self.alpha * log_prob - q).mean()
         logp = log_prob.detach()
         return loss, {"log_prob": logp, "entropy": -logp.mean()}
@@ -271,11 +274,14 @@ class SAC:
             return None
         return -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
 
+    def _clip(self, params: list[torch.Tensor]) -> None:
+        if self.config.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(params, self.config.max_grad_norm, foreach=True)
+
     def _step(self, opt: torch.optim.Optimizer, params: list[torch.Tensor], loss: torch.Tensor) -> None:
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        if self.config.max_grad_norm is not None:
-            nn.utils.clip_grad_norm_(params, self.config.max_grad_norm, foreach=True)
+        self._clip(params)
         opt.step()
 
     def critic_step(self, loss: torch.Tensor) -> None:
@@ -284,7 +290,7 @@ class SAC:
 
     def actor_step(self, loss: torch.Tensor) -> None:
         """Zero the actor's grads, back-propagate ``loss``, clip, step."""
-        self._step(self.actor_opt, list(self.actor.parameters()), loss)
+        self._step(self.actor_opt, self._actor_params, loss)
 
     def alpha_step(self, loss: torch.Tensor | None) -> None:
         """Step the temperature (no-op for ``None`` or a fixed alpha)."""
@@ -306,9 +312,16 @@ class SAC:
         c_loss, c_info = self.critic_loss(obs, act, batch.reward, batch.next_obs, batch.terminated)
         self.critic_step(c_loss)
         a_loss, a_info = self.actor_loss(obs)
-        self.actor_step(a_loss)
         al_loss = self.alpha_loss(a_info["log_prob"])
-        self.alpha_step(al_loss)
+        if al_loss is None or self.alpha_opt is None:
+            self.actor_step(a_loss)
+        else:  # disjoint parameters: one backward pass for both losses
+            self.actor_opt.zero_grad(set_to_none=True)
+            self.alpha_opt.zero_grad(set_to_none=True)
+            (a_loss + al_loss).backward()
+            self._clip(self._actor_params)
+            self.actor_opt.step()
+            self.alpha_opt.step()
         self.num_updates += 1
         if self.num_updates % self.config.target_update_interval == 0:
             self.soft_update_targets()
