@@ -87,6 +87,8 @@ class Job:
         force: re-run from scratch even if the run is finished or has a checkpoint.
         tensorboard: also write TensorBoard event files to ``<run dir>/tb``.
         plugins: modules (or ``.py`` files) to import before resolving names (user suites/methods).
+        label: directory name of the run under ``<out>/<suite>/`` instead of the method name (sweeps
+            write ``<method>@trial-<n>`` so that every trial shows up as its own column in reports).
     """
 
     suite: str
@@ -105,15 +107,16 @@ class Job:
     force: bool = False
     tensorboard: bool = False
     plugins: tuple[str, ...] = ()
+    label: str | None = None
 
     @property
     def key(self) -> str:
-        """``<suite>/<method>/seed=<seed>``."""
-        return f"{self.suite}/{self.method}/seed={self.seed}"
+        """``<suite>/<label or method>/seed=<seed>``."""
+        return f"{self.suite}/{self.label or self.method}/seed={self.seed}"
 
     @property
     def run_dir(self) -> Path:
-        return store.run_dir(self.out, self.suite, self.method, self.seed)
+        return store.run_dir(self.out, self.suite, self.label or self.method, self.seed)
 
 
 @dataclass(frozen=True)
@@ -396,6 +399,7 @@ class _Run:
         self.method: Method = r.method_cls(r.config)
         self.test_tasks = r.suite.test_tasks(self.job.task_seed, r.n_test)
         self.tb = _TensorBoard(self.dir / "tb") if self.job.tensorboard else None
+        self.collector: Collector | None = None
         self.checkpoint: dict[str, Any] | None = None
         path = self.dir / store.CHECKPOINT_FILE
         if path.exists():
@@ -439,6 +443,7 @@ class _Run:
     def restore(self, collector: Collector) -> int:
         """``fit``'s restore hook: load the checkpoint (if any) into method, collector and torch RNG."""
         self.mark = time.perf_counter()  # setup time is not an iteration's update time
+        self.collector = collector
         ckpt = self.checkpoint
         if ckpt is None:
             return 0
@@ -475,6 +480,10 @@ class _Run:
     def train_frame(self) -> pd.DataFrame:
         frame = pd.DataFrame(self.train_rows)
         return frame if len(frame.columns) else pd.DataFrame(columns=list(store.TRAIN_COLUMNS))
+
+    def steps_used(self) -> int:
+        """Env steps charged so far (also those of an iteration that failed before its hook ran)."""
+        return self.collector.steps_used if self.collector is not None else self.env_steps
 
     def wall_time(self) -> float:
         return self.wall_before + time.perf_counter() - self.t0
@@ -631,7 +640,7 @@ def run_job(job: Job, on_event: EventSink | None = None) -> JobResult:
                    k_shot=run.last_scores[1] if run else math.nan, error=str(err), **common)
     except Exception as err:  # a failing job must not stop the others
         tb = traceback.format_exc()
-        steps = run.env_steps if run is not None else 0
+        steps = run.steps_used() if run is not None else 0
         error = f"{type(err).__name__}: {err}"
         store.write_json(meta_path, _meta(r, job, store.FAILED, started, env_steps=steps, error=error,
                                           traceback=tb, wall_seconds=time.time() - started))

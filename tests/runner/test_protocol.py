@@ -1,0 +1,81 @@
+"""Protocol tests with scripted agents: budget accounting, resets per trial, evaluation not charged."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import runner_scripted as rs
+
+from harness.evaluation import evaluate
+from harness.registry import get_method, get_suite
+from harness.runner import Job, run_job
+
+PLUGIN = ("runner_scripted",)
+
+
+def job(tmp_path, **kw) -> Job:
+    base = dict(suite="counting-goal", method="scripted-probe", seed=0, out=str(tmp_path), profile="smoke",
+                device="cpu", plugins=PLUGIN)
+    base.update(kw)
+    return Job(**base)
+
+
+def test_budget_is_exact_and_no_phantom_step_is_taken(tmp_path):
+    # 47 is not a multiple of the horizon (10) nor of a collect call's size; episodes terminate early.
+    rs.STEP_CALLS["n"] = 0
+    result = run_job(job(tmp_path, budget=47, eval_every=20))
+    assert result.status == "finished", result.traceback
+    train = pd.read_parquet(tmp_path / "counting-goal/scripted-probe/seed=0/train.parquet")
+    evals = pd.read_parquet(tmp_path / "counting-goal/scripted-probe/seed=0/eval.parquet")
+    assert result.env_steps == 47
+    assert train["env_steps"].iloc[-1] == 47
+    assert train["steps"].sum() == 47  # steps the method received == steps charged
+    assert train["env_steps"].diff().dropna().eq(train["steps"].iloc[1:].to_numpy()).all()
+    # every env.step() call is either charged (training) or an evaluation step: nothing else
+    assert rs.STEP_CALLS["n"] == 47 + evals["length"].sum()
+    assert evals["length"].max() == 3  # early termination at step 3, no reset step counted as a step
+
+
+def test_evaluation_is_not_charged_and_does_not_change_training(tmp_path):
+    linear = dict(method="scripted-linear", suite="point-goal", budget=200)
+    many = run_job(job(tmp_path / "a", eval_every=20, **linear))
+    once = run_job(job(tmp_path / "b", **linear))
+    assert many.status == once.status == "finished"
+    rd = "point-goal/scripted-linear/seed=0"
+    ta = pd.read_parquet(tmp_path / "a" / rd / "train.parquet").drop(columns=["wall_time", "collect_seconds",
+                                                                              "update_seconds"])
+    tb = pd.read_parquet(tmp_path / "b" / rd / "train.parquet").drop(columns=["wall_time", "collect_seconds",
+                                                                              "update_seconds"])
+    pd.testing.assert_frame_equal(ta, tb)
+    ea = pd.read_parquet(tmp_path / "a" / rd / "eval.parquet")
+    eb = pd.read_parquet(tmp_path / "b" / rd / "eval.parquet")
+    assert ea["eval_index"].nunique() == len(ta) == 4 and eb["eval_index"].nunique() == 1
+    assert (ea["env_steps"].diff().dropna() >= 0).all() and ea["env_steps"].max() == 200
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_k_shot_trial_resets(k):
+    suite = get_suite("counting-goal")
+    method = get_method("scripted-probe")(get_method("scripted-probe").config_cls())
+    tasks = suite.test_tasks(0, 4)
+    rs.PROBE_LOG.clear()
+    res = evaluate(method, suite, tasks, seed=0, episodes=k)
+    resets = [e for e in rs.PROBE_LOG if e[0] == "reset"]
+    # one reset(True) per trial (all tasks in one batch), then reset(False) between the k episodes
+    assert resets == [("reset", True, 4)] + [("reset", False, 4)] * (k - 1)
+    assert rs.PROBE_LOG[0] == ("reset", True, 4)
+    assert res.returns.shape == (4, k) and (res.lengths == 3).all()
+    observes = [e for e in rs.PROBE_LOG if e[0] == "observe"]
+    assert len(observes) == 3 * k  # no observe for padding after every env terminated
+
+
+def test_training_collection_resets_belief_only_at_task_boundaries(tmp_path):
+    rs.PROBE_LOG.clear()
+    result = run_job(job(tmp_path, budget=36, eval_episodes=2))  # two full collect calls of 18 steps
+    assert result.status == "finished"
+    train_resets = [e for e in rs.PROBE_LOG if e[0] == "reset" and e[2] == 3]  # training batches have 3 envs
+    eval_resets = [e for e in rs.PROBE_LOG if e[0] == "reset" and e[2] == 2]  # smoke: 2 test tasks
+    # episodes_per_step=2: each collect call is one trial of 2 episodes on the same tasks
+    assert train_resets[0::2] == [("reset", True, 3)] * (len(train_resets) // 2)
+    assert train_resets[1::2] == [("reset", False, 3)] * (len(train_resets) // 2)
+    assert eval_resets == [("reset", True, 2), ("reset", False, 2)]
