@@ -94,7 +94,8 @@ def _sync(device: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=fmt)
     parser.add_argument("--obs-dim", type=int, default=20)
     parser.add_argument("--act-dim", type=int, default=6)
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256])

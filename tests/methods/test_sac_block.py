@@ -39,12 +39,13 @@ def test_ensemble_linear_matches_independent_linears() -> None:
 
 
 def test_init_weights_orthogonal() -> None:
-    net = init_weights_(nn.Sequential(nn.Linear(4, 4), EnsembleLinear(2, 4, 4)), "orthogonal", bias=0.1)
-    w = net[0].weight.detach()
+    lin, ens = nn.Linear(4, 4), EnsembleLinear(2, 4, 4)
+    init_weights_(nn.Sequential(lin, ens), "orthogonal", bias=0.1)
+    w = lin.weight.detach()
     torch.testing.assert_close(w @ w.T, torch.eye(4), atol=1e-5, rtol=0)
-    we = net[1].weight.detach()[1]
+    we = ens.weight.detach()[1]
     torch.testing.assert_close(we.T @ we, torch.eye(4), atol=1e-5, rtol=0)
-    assert torch.all(net[1].bias == 0.1)
+    assert torch.all(ens.bias == 0.1)
 
 
 # ----------------------------------------------------------------------------------------------- actor
