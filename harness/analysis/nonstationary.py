@@ -1,0 +1,203 @@
+"""Non-stationary tracking and belief geometry from ``traces.parquet`` (the final evaluation, per step).
+
+Trace frame columns (concatenated over runs): ``suite, method, seed, task_id, episode, t, reward,
+true_task`` (the task vector in force at that step, a list), ``base_id`` and ``belief_<key>`` (lists, only
+for methods exposing a belief). A *switch* is a step whose true task differs from the previous step of the
+same episode. Everything here is descriptive; seeds remain the runs axis for every CI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from harness.analysis.stats import DEFAULT_REPS, interval_estimate, mean
+
+#: Keys of one trial episode of one run.
+EPISODE_KEYS = ["suite", "method", "seed", "task_id", "episode"]
+
+
+def belief_keys(traces: pd.DataFrame) -> list[str]:
+    """Belief names present in the traces (``belief_mean`` -> ``mean``)."""
+    return [str(c)[len("belief_"):] for c in traces.columns if str(c).startswith("belief_")]
+
+
+def stack_column(values: pd.Series) -> np.ndarray:
+    """A column of equal-length lists/arrays as a float matrix ``[rows, dim]``."""
+    if values.empty:
+        return np.empty((0, 0))
+    return np.stack([np.asarray(v, dtype=float).ravel() for v in values.to_numpy()])
+
+
+def _sorted(traces: pd.DataFrame) -> pd.DataFrame:
+    return traces.sort_values([*EPISODE_KEYS, "t"], kind="stable", ignore_index=True)
+
+
+def switch_times(traces: pd.DataFrame) -> pd.DataFrame:
+    """Every task switch: ``suite, method, seed, task_id, episode, t`` (t = first step of the new task)."""
+    df = _sorted(traces)
+    if df.empty:
+        return pd.DataFrame(columns=[*EPISODE_KEYS, "t"])
+    task = stack_column(df["true_task"])
+    changed = np.zeros(len(df), dtype=bool)
+    changed[1:] = np.any(task[1:] != task[:-1], axis=1)
+    same_episode = np.zeros(len(df), dtype=bool)
+    keys = df[EPISODE_KEYS].astype(str).agg("|".join, axis=1).to_numpy()
+    same_episode[1:] = keys[1:] == keys[:-1]
+    return df.loc[changed & same_episode, [*EPISODE_KEYS, "t"]].reset_index(drop=True)
+
+
+def aligned_to_switches(
+    traces: pd.DataFrame, column: str = "reward", before: int = 10, after: int = 40
+) -> pd.DataFrame:
+    """``column`` around each switch, averaged per run: columns ``suite, method, seed, offset, value``.
+
+    ``offset`` is ``t - t_switch`` in ``[-before, after)``; steps past the next switch (or before the
+    previous one) are left out of a switch's window.
+    """
+    df = _sorted(traces)
+    switches = switch_times(df)
+    if switches.empty:
+        return pd.DataFrame(columns=["suite", "method", "seed", "offset", "value"])
+    by_episode = {k: sorted(g["t"].tolist()) for k, g in switches.groupby(EPISODE_KEYS, sort=False)}
+    parts = []
+    for keys, ep in df.groupby(EPISODE_KEYS, sort=False):
+        times = by_episode.get(keys)
+        if not times:
+            continue
+        t = ep["t"].to_numpy()
+        for i, ts in enumerate(times):
+            prev_t = times[i - 1] if i > 0 else -np.inf
+            next_t = times[i + 1] if i + 1 < len(times) else np.inf
+            mask = (t >= max(ts - before, prev_t)) & (t < min(ts + after, next_t))
+            part = ep.loc[mask, ["suite", "method", "seed", "t", column]].copy()
+            part["offset"] = part["t"] - ts
+            parts.append(part)
+    cat = pd.concat(parts, ignore_index=True).rename(columns={column: "value"})
+    return cat.groupby(["suite", "method", "seed", "offset"], as_index=False)["value"].mean()
+
+
+def aggregate_over_seeds(
+    per_run: pd.DataFrame, rng: np.random.Generator, by: str = "offset", reps: int = DEFAULT_REPS,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Mean over seeds with a bootstrap CI for each (suite, method, ``by``): columns ``suite, method,
+    <by>, point, lo, hi, n_runs`` (input column ``value``, one row per seed)."""
+    rows = []
+    for (suite, method, x), g in per_run.groupby(["suite", "method", by], sort=True):
+        est = interval_estimate(g["value"].to_numpy(), mean, rng, reps, confidence)
+        rows.append({"suite": suite, "method": method, by: x, "point": est.point, "lo": est.lo,
+                     "hi": est.hi, "n_runs": est.n_runs})
+    return pd.DataFrame(rows, columns=["suite", "method", by, "point", "lo", "hi", "n_runs"])
+
+
+def belief_probe_error(traces: pd.DataFrame, key: str = "mean") -> pd.DataFrame:
+    """How well a linear read-out of the belief recovers the true task, per step.
+
+    For each run, least squares maps ``[belief_<key>, 1]`` to the true task vector over all steps of the
+    run's final-evaluation trace (an in-sample linear probe: descriptive, not a generalization score);
+    the error of a step is ``||prediction - true_task|| / sqrt(mean ||true_task - mean||^2)`` (1 = no
+    better than predicting the mean task). Returns ``traces`` rows of runs with that belief, with an added
+    ``probe_error`` column.
+    """
+    col = f"belief_{key}"
+    if col not in traces.columns:
+        return traces.iloc[0:0].assign(probe_error=pd.Series(dtype=float))
+    parts = []
+    for _, run in traces[traces[col].notna()].groupby(["suite", "method", "seed"], sort=True):
+        run = _sorted(run)
+        z = stack_column(run[col])
+        y = stack_column(run["true_task"])
+        design = np.hstack([z, np.ones((len(z), 1))])
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        scale = np.sqrt(np.mean(np.sum((y - y.mean(axis=0)) ** 2, axis=1)))
+        err = np.linalg.norm(design @ coef - y, axis=1) / (scale if scale > 0 else 1.0)
+        parts.append(run.assign(probe_error=err))
+    if not parts:
+        return traces.iloc[0:0].assign(probe_error=pd.Series(dtype=float))
+    return pd.concat(parts, ignore_index=True)
+
+
+def pca_2d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Project ``x[n, d]`` on its first two principal components (numpy SVD).
+
+    Returns:
+        ``(coords[n, 2], explained[2])``: coordinates (zero-padded when ``d < 2``) and the fraction of
+        variance each component explains. Component signs are fixed so that the largest-magnitude loading
+        is positive (deterministic output).
+    """
+    x = np.asarray(x, dtype=float)
+    centered = x - x.mean(axis=0, keepdims=True)
+    _, s, vt = np.linalg.svd(centered, full_matrices=False)
+    k = min(2, vt.shape[0])
+    signs = np.sign(vt[np.arange(k), np.argmax(np.abs(vt[:k]), axis=1)])
+    signs[signs == 0] = 1.0
+    coords = np.zeros((len(x), 2))
+    coords[:, :k] = centered @ (vt[:k].T * signs)
+    var = s**2
+    explained = np.zeros(2)
+    if var.sum() > 0:
+        explained[:k] = var[:k] / var.sum()
+    return coords, explained
+
+
+def task_colour(true_task: np.ndarray) -> tuple[np.ndarray, str]:
+    """One scalar per task vector ``[n, d]`` for colouring: the value itself (d = 1) or its first
+    principal component (d > 1). Returns ``(values[n], label)``."""
+    if true_task.shape[1] == 1:
+        return true_task[:, 0], "true task"
+    coords, _ = pca_2d(true_task)
+    return coords[:, 0], "true task (PC1)"
+
+
+@dataclass(frozen=True)
+class BeliefProjection:
+    """2-D PCA of one run's beliefs.
+
+    Attributes:
+        suite, method, seed: the run.
+        key: belief name.
+        coords: ``[n, 2]`` projected beliefs (one per recorded step, subsampled).
+        colour: ``[n]`` scalar of the true task at that step (see :func:`task_colour`).
+        colour_label: what ``colour`` is.
+        true_task: ``[n, d]`` the true task vectors (for hover text).
+        explained: ``[2]`` fraction of belief variance on each axis.
+    """
+
+    suite: str
+    method: str
+    seed: int
+    key: str
+    coords: np.ndarray
+    colour: np.ndarray
+    colour_label: str
+    true_task: np.ndarray
+    explained: np.ndarray
+
+
+def belief_projections(
+    traces: pd.DataFrame, key: str = "mean", max_points: int = 1500
+) -> list[BeliefProjection]:
+    """PCA of the ``belief_<key>`` trace of the lowest seed of each (suite, method) exposing it.
+
+    Latent spaces of different seeds are not aligned (separately trained encoders), so one seed is shown
+    per method. At most ``max_points`` steps are kept (an even stride: deterministic, no RNG).
+    """
+    col = f"belief_{key}"
+    if col not in traces.columns:
+        return []
+    out = []
+    have = traces[traces[col].notna()]
+    for (suite, method), g in have.groupby(["suite", "method"], sort=True):
+        seed = int(g["seed"].min())
+        run = _sorted(g[g["seed"] == seed])
+        stride = max(1, int(np.ceil(len(run) / max_points)))
+        run = run.iloc[::stride]
+        z = stack_column(run[col])
+        y = stack_column(run["true_task"])
+        coords, explained = pca_2d(z)
+        colour, label = task_colour(y)
+        out.append(BeliefProjection(str(suite), str(method), seed, key, coords, colour, label, y, explained))
+    return out

@@ -1,0 +1,120 @@
+"""One experiment directory read into tidy frames (through :mod:`harness.store`), plus its run health."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness import store
+
+
+@dataclass
+class Results:
+    """An experiment: every run found, and the frames of the usable ones.
+
+    Attributes:
+        root: the experiment directory (``results/<experiment>``).
+        runs: every run directory found, usable or not (see ``RunRecord.problems``).
+        evals: ``eval.parquet`` of usable runs, with ``suite, method, seed`` columns.
+        train: ``train.parquet`` of usable runs.
+        traces: ``traces.parquet`` of usable runs that wrote one.
+    """
+
+    root: Path
+    runs: list[store.RunRecord]
+    evals: pd.DataFrame
+    train: pd.DataFrame
+    traces: pd.DataFrame
+    metrics: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def suites(self) -> list[str]:
+        """Suites with at least one run directory (sorted)."""
+        return sorted({r.suite for r in self.runs})
+
+    @property
+    def methods(self) -> list[str]:
+        """Methods with at least one run directory (sorted)."""
+        return sorted({r.method for r in self.runs})
+
+    @property
+    def seeds(self) -> list[int]:
+        """Seeds with at least one run directory (sorted)."""
+        return sorted({r.seed for r in self.runs})
+
+    @property
+    def usable(self) -> list[store.RunRecord]:
+        """Finished runs whose files all read back."""
+        return [r for r in self.runs if r.ok]
+
+    def health(self) -> pd.DataFrame:
+        """One row per run directory: ``suite, method, seed, status, ok, env_steps, problems, error``."""
+        rows = []
+        for r in self.runs:
+            meta = r.meta or {}
+            rows.append({
+                "suite": r.suite, "method": r.method, "seed": r.seed, "status": r.status, "ok": r.ok,
+                "env_steps": meta.get("env_steps"), "problems": "; ".join(r.problems),
+                "error": meta.get("error") or "", "traceback": meta.get("traceback") or "",
+                "path": str(r.path),
+            })
+        return pd.DataFrame(rows, columns=["suite", "method", "seed", "status", "ok", "env_steps", "problems",
+                                           "error", "traceback", "path"])
+
+    def missing(self) -> list[tuple[str, str, int]]:
+        """(suite, method, seed) combinations of the experiment's grid without any run directory.
+
+        The grid is every suite x method x seed seen anywhere in the experiment.
+        """
+        have = {(r.suite, r.method, r.seed) for r in self.runs}
+        return [(s, m, k) for s in self.suites for m in self.methods for k in self.seeds
+                if (s, m, k) not in have]
+
+    def configs(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """``{(suite, method): config.yaml}`` of the lowest seed that has a readable config."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in sorted(self.runs, key=lambda r: r.seed):
+            if r.config is not None and (r.suite, r.method) not in out:
+                out[(r.suite, r.method)] = r.config
+        return out
+
+    def versions(self) -> pd.DataFrame:
+        """Distinct (versions, git commit, host) combinations and how many runs used each."""
+        rows = []
+        for r in self.runs:
+            meta = r.meta or {}
+            vers = meta.get("versions") or {}
+            rows.append({**{f"{k}": v for k, v in vers.items()}, "git_commit": meta.get("git_commit"),
+                         "host": meta.get("host")})
+        if not rows:
+            return pd.DataFrame()
+        df = pd.DataFrame(rows).astype(str)
+        return df.value_counts(dropna=False).rename("runs").reset_index()
+
+
+def load_results(root: Path | str) -> Results:
+    """Scan ``root`` (``<suite>/<method>/seed=<k>`` directories) and load the usable runs' frames.
+
+    Raises:
+        FileNotFoundError: ``root`` is not a directory.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"results directory {root} does not exist")
+    runs = store.scan_results(root)
+    ok = [r for r in runs if r.ok]
+    evals = store.load_frames(ok, store.EVAL_FILE)
+    metrics: dict[str, str] = {}
+    for r in runs:
+        if r.config and "metric" in r.config:
+            metrics.setdefault(r.suite, str(r.config["metric"]))
+    if not evals.empty:
+        for suite, metric in evals.groupby("suite")["metric"].first().items():
+            metrics[str(suite)] = str(metric)
+    return Results(
+        root=root, runs=runs, evals=evals, train=store.load_frames(ok, store.TRAIN_FILE),
+        traces=store.load_frames(ok, store.TRACES_FILE), metrics=metrics,
+    )

@@ -1,0 +1,81 @@
+"""``harness compare``: a methods x suites table with confidence intervals, from a results directory.
+
+Each cell is the IQM over seeds (runs) of a run's score, with a 95% stratified bootstrap CI; a run's score
+on a suite is its mean over test tasks (return, or success rate on success suites) at the last evaluation
+(``--metric final``) or averaged over training (``--metric auc``). The best method of each column is in
+bold (methods that see the task, the oracle, excluded). The table is printed in ``--format`` and written in
+all formats (``.md``, ``.tex``, ``.csv``) to ``-o`` (default: the results directory). Failed or
+unreadable runs are left out and listed on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.analysis.results import load_results
+from harness.analysis.stats import AGGREGATES, DEFAULT_REPS
+from harness.analysis.table import compare
+from harness.report.tables import EXTENSIONS, FORMATS, render
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``harness compare`` on the subcommand parsers."""
+    p = sub.add_parser(
+        "compare", help="methods x suites table with bootstrap CIs (Markdown, LaTeX, CSV)",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("results", metavar="RESULTS_DIR", help="experiment directory (results/<experiment>)")
+    p.add_argument("--metric", choices=("final", "auc"), default="final",
+                   help="run score: at the last evaluation, or area under the learning curve (default final)")
+    p.add_argument("--normalize", action="store_true",
+                   help="per suite, random = 0 and sac-oracle = 1 (suites lacking either are dropped)")
+    p.add_argument("--format", choices=FORMATS, default="md", help="printed format (default md)")
+    p.add_argument("--k", choices=("zero-shot", "final"), default="final",
+                   help="scored episode of the evaluation trial: first, or last (k-shot) (default final)")
+    p.add_argument("--stat", choices=list(AGGREGATES), default="IQM",
+                   help="aggregate over seeds (default IQM)")
+    p.add_argument("--reps", type=int, default=DEFAULT_REPS,
+                   help=f"bootstrap replications (default {DEFAULT_REPS})")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("-o", "--out", default=None, help="directory for the table files (default RESULTS_DIR)")
+    p.set_defaults(func=compare_command)
+
+
+def table_stem(metric: str, k: str, normalized: bool, stat: str = "IQM") -> str:
+    """File name stem of a table, e.g. ``compare-final-k_final-normalized``."""
+    parts = ["compare", metric, f"k_{k}"]
+    if stat != "IQM":
+        parts.append(stat.lower().replace(" ", "_"))
+    if normalized:
+        parts.append("normalized")
+    return "-".join(parts)
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    """Run ``harness compare``; returns the exit code (1 when no usable run was found)."""
+    results = load_results(args.results)
+    bad = [r for r in results.runs if not r.ok]
+    for r in bad:
+        print(f"harness compare: skipped {r.suite}/{r.method}/seed={r.seed} ({r.status}): "
+              f"{'; '.join(r.problems)}", file=sys.stderr)
+    if results.evals.empty:
+        print(f"harness compare: no usable runs under {args.results}", file=sys.stderr)
+        return 1
+    cmp = compare(results.evals, np.random.default_rng(args.seed), score=args.metric, k=args.k,
+                  normalized=args.normalize, statistic=args.stat, reps=args.reps)
+    if cmp.cells.empty:
+        print("harness compare: nothing to compare (no suite has both reference methods?)", file=sys.stderr)
+        return 1
+    out = Path(args.out) if args.out else Path(args.results)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = table_stem(args.metric, args.k, args.normalize, args.stat)
+    for fmt in FORMATS:
+        (out / f"{stem}.{EXTENSIONS[fmt]}").write_text(render(cmp, fmt))
+    print(render(cmp, args.format), end="")
+    print(f"written: {out / stem}.{{{','.join(EXTENSIONS[f] for f in FORMATS)}}}", file=sys.stderr)
+    return 0
