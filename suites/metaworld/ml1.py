@@ -44,12 +44,15 @@ import metaworld
 import numpy as np
 
 from harness.registry import register_suite
-from harness.suite import Split, Suite, Task
+from harness.suite import EnvSpec, Split, Suite, Task
 
 #: Goal configurations per split in Meta-World ML1 (``metaworld._N_GOALS``).
 ML1_TASKS_PER_SPLIT = 50
 #: Episode length of the metaworld v3 environments (``SawyerXYZEnv.max_path_length``).
 MAX_PATH_LENGTH = 500
+
+#: Observation (hand, gripper, objects, previous step, hidden goal), action and ``rand_vec`` sizes.
+OBS_DIM, ACT_DIM, TASK_DIM = 39, 4, 6
 
 RewardVersion = Literal["v1", "v2"]
 
@@ -175,6 +178,12 @@ class ML1Suite(Suite):
 
     max_tasks: ClassVar[int | None] = ML1_TASKS_PER_SPLIT
 
+    @functools.cached_property
+    def spec(self) -> EnvSpec:
+        """39-D observation, 4-D action, 6-D task vector: constants of Meta-World's Sawyer envs, so listing
+        the suite builds no benchmark (~1 s); ``tests/suites/test_contract.py`` checks them against an env."""
+        return EnvSpec(obs_dim=OBS_DIM, act_dim=ACT_DIM, task_dim=TASK_DIM)
+
     def _tasks(self, seed: int, n: int | None, split: Split) -> list[Task]:
         # The harness seed is the ML1 seed (not a derived stream), as in Meta-World's examples.
         return ml1_tasks(self.env_name, seed, split, self._check_request(seed, n, split))
@@ -198,7 +207,7 @@ class ML1Suite(Suite):
 
 
 _ENVS: dict[str, str] = {"reach": "reach-v3", "push": "push-v3", "pick-place": "pick-place-v3"}
-_REWARD_TEXT: dict[str, str] = {"v1": "original v1 reward", "v2": "v2 per-task shaped reward in [0, 10]"}
+_REWARD_TEXT: dict[str, str] = {"v1": "original v1 reward", "v2": "v2 reward"}
 
 
 def _make_suites() -> list[ML1Suite]:
@@ -211,10 +220,7 @@ def _make_suites() -> list[ML1Suite]:
                     group=f"metaworld-{version}",
                     env_name=env_name,
                     reward_version=version,  # type: ignore[arg-type]
-                    description=(
-                        f"Meta-World ML1 {short} ({env_name}, {_REWARD_TEXT[version]}), "
-                        "50 train / 50 test goals, goal hidden, success metric"
-                    ),
+                    description=f"Meta-World ML1 {env_name}, {_REWARD_TEXT[version]}, hidden goal positions",
                 )
             )
     return suites

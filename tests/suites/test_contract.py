@@ -39,7 +39,15 @@ def _vectors(tasks: list[Task]) -> set[tuple[float, ...]]:
     return {tuple(t.vector().tolist()) for t in tasks}
 
 
-@pytest.fixture(params=SUITES, ids=[s.name for s in SUITES])
+def _marks(suite: Suite) -> list[pytest.MarkDecorator]:
+    if suite.group.startswith("metaworld"):
+        return [pytest.mark.metaworld]
+    if suite.group in ("parametric", "ood", "nonstationary", "multitask"):
+        return [pytest.mark.mujoco]
+    return []
+
+
+@pytest.fixture(params=[pytest.param(s, id=s.name, marks=_marks(s)) for s in SUITES])
 def suite(request: pytest.FixtureRequest) -> Suite:
     return request.param
 
@@ -99,7 +107,7 @@ def test_bad_task_requests_raise_value_error(suite: Suite, seed: Any, n: Any, ne
 
 
 @pytest.mark.parametrize(
-    "limited", [s for s in SUITES if s.max_tasks is not None], ids=lambda s: s.name
+    "limited", [pytest.param(s, id=s.name, marks=_marks(s)) for s in SUITES if s.max_tasks is not None]
 )
 def test_more_tasks_than_the_benchmark_has_raise(limited: Suite) -> None:
     suite = limited

@@ -12,6 +12,8 @@ from harness.registry import get_suite, list_suites
 from suites.metaworld import MetaWorldTask, ML1Suite
 from suites.metaworld.ml1 import ml1_benchmark
 
+pytestmark = pytest.mark.metaworld
+
 NAMES = [f"ml1-{t}-{v}" for v in ("v1", "v2") for t in ("reach", "push", "pick-place")]
 
 
