@@ -119,8 +119,15 @@ class LocalExecutor:
         return [r for r in results if r is not None]
 
 
+def _ray_executor(workers: int) -> Executor:
+    """``--executor ray`` (imported lazily: Ray is an optional extra)."""
+    from harness.executors_ray import RayExecutor
+
+    return RayExecutor(workers=workers)
+
+
 #: ``harness run --executor`` choices: name -> factory called with ``workers=N``.
-EXECUTORS: dict[str, Callable[..., Executor]] = {"local": LocalExecutor}
+EXECUTORS: dict[str, Callable[..., Executor]] = {"local": LocalExecutor, "ray": _ray_executor}
 
 
 def get_executor(name: str, workers: int) -> Executor:
