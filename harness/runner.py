@@ -249,6 +249,24 @@ def _budget(job: Job, suite: Suite, method_cls: type[Method]) -> tuple[int, str,
     return int(job.budget), "fixed", []
 
 
+def sets_for_method(sets: tuple[str, ...] | list[str], method: str) -> dict[str, Any]:
+    """The ``--set`` overrides that apply to ``method``: ``key=v`` applies to every method,
+    ``<method>.key=v`` only to that one (config keys never contain dots).
+
+    Raises:
+        UnknownNameError: the prefix of a scoped key is not a registered method.
+    """
+    out: dict[str, Any] = {}
+    for key, value in parse_sets(sets).items():
+        if "." in key:
+            prefix, _, key = key.rpartition(".")
+            get_method(prefix)  # unknown method prefix: error with the closest name
+            if prefix != method:
+                continue
+        out[key] = value
+    return out
+
+
 def resolve_job(job: Job) -> ResolvedJob:
     """Resolve names, config, budget and evaluation settings of ``job``; raise ``ValueError`` on bad input.
 
@@ -268,7 +286,7 @@ def resolve_job(job: Job) -> ResolvedJob:
         file_overrides = per_method.get(job.method, per_method.get("*", {}))
     config = method_config(
         method_cls, suite, job.profile,
-        file_overrides=file_overrides, trial=job.overrides, sets=parse_sets(job.sets),
+        file_overrides=file_overrides, trial=job.overrides, sets=sets_for_method(job.sets, job.method),
     )
     budget, mode, warnings = _budget(job, suite, method_cls)
     if budget < suite.horizon:

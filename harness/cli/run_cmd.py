@@ -57,7 +57,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--workers", type=int, default=1, help="jobs in parallel (default 1: in-process)")
     p.add_argument("--set", dest="sets", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="config override for every method (YAML value), highest precedence")
+                   help="config override (YAML value), highest precedence; KEY applies to every method, "
+                        "METHOD.KEY to one method only")
     p.add_argument("--hparams", default=None, metavar="FILE",
                    help="YAML of config overrides (e.g. from harness sweep --export-best)")
     p.add_argument("--eval-episodes", type=int, default=None, metavar="K",
@@ -184,7 +185,12 @@ def run_command(args: argparse.Namespace) -> int:
         print(line)
     start = time.perf_counter()
     executor = get_executor(args.executor, args.workers)
-    results = executor.run(jobs, ProgressPrinter())
+    try:
+        results = executor.run(jobs, ProgressPrinter())
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: re-run the same command to resume from the last checkpoints in {out}",
+              file=sys.stderr)
+        return 130
     print()
     print(summary_table(results))
     failed = [r for r in results if r.status == "failed"]

@@ -12,6 +12,8 @@ import yaml
 from harness import store
 from harness.cli import main
 from harness.cli.run_cmd import parse_budget, parse_seeds
+from harness.registry import UnknownNameError
+from harness.runner import sets_for_method
 
 BASE = ["run", "--plugin", "runner_scripted", "--device", "cpu", "--profile", "smoke"]
 
@@ -93,3 +95,7 @@ def test_parsers():
     assert parse_budget("2e5") == 200_000 and parse_budget("published") == "published"
     with pytest.raises(ValueError):
         parse_budget("0")
+    sets = ["a=1", "scripted-linear.b=2", "scripted-probe.c=3"]
+    assert sets_for_method(sets, "scripted-linear") == {"a": 1, "b": 2}
+    with pytest.raises(UnknownNameError, match="Did you mean 'scripted-probe'"):
+        sets_for_method(["scripted-prob.c=3"], "scripted-linear")
