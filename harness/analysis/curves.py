@@ -118,8 +118,11 @@ def steps_to_threshold(
         fraction: in (0, 1].
 
     Returns:
-        Columns ``suite, method, threshold, steps, speedup`` with ``steps`` NaN when a method never reaches
-        the threshold and ``speedup`` = steps of the slowest method that reached it / the method's steps.
+        Columns ``suite, method, threshold, steps, speedup, speedup_is_bound``: ``steps`` is NaN when a
+        method never reaches the threshold; ``speedup`` = steps of the slowest method / the method's steps,
+        where a method that never reached counts with its last evaluated env steps, which makes the ratio a
+        lower bound (``speedup_is_bound``). Every method except ``lower`` gets a row (excluded methods too,
+        as reference points).
     """
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
@@ -137,11 +140,14 @@ def steps_to_threshold(
             base = float(g.groupby("method")["point"].first().min())
         threshold = base + fraction * (best - base)
         for method, mg in g.groupby("method", sort=True):
-            if method in exclude or method == lower:
+            if method == lower:
                 continue
             steps = first_crossing(mg["env_steps"].to_numpy(), mg["point"].to_numpy(), threshold)
-            rows.append({"suite": suite, "method": method, "threshold": threshold, "steps": steps})
-    out = pd.DataFrame(rows, columns=["suite", "method", "threshold", "steps"])
-    slowest = out.groupby("suite")["steps"].transform("max")
+            rows.append({"suite": suite, "method": method, "threshold": threshold, "steps": steps,
+                         "horizon": steps if np.isfinite(steps) else float(mg["env_steps"].max())})
+    out = pd.DataFrame(rows, columns=["suite", "method", "threshold", "steps", "horizon"])
+    slowest = out.groupby("suite")["horizon"].transform("max")
+    never = out["steps"].isna().groupby(out["suite"]).transform("any")
     out["speedup"] = slowest / out["steps"]
-    return out
+    out["speedup_is_bound"] = never & out["steps"].notna()
+    return out.drop(columns="horizon")

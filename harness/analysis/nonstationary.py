@@ -44,8 +44,8 @@ def switch_times(traces: pd.DataFrame) -> pd.DataFrame:
     changed = np.zeros(len(df), dtype=bool)
     changed[1:] = np.any(task[1:] != task[:-1], axis=1)
     same_episode = np.zeros(len(df), dtype=bool)
-    keys = df[EPISODE_KEYS].astype(str).agg("|".join, axis=1).to_numpy()
-    same_episode[1:] = keys[1:] == keys[:-1]
+    episode = df.groupby(EPISODE_KEYS, sort=False).ngroup().to_numpy()
+    same_episode[1:] = episode[1:] == episode[:-1]
     return df.loc[changed & same_episode, [*EPISODE_KEYS, "t"]].reset_index(drop=True)
 
 

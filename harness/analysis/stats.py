@@ -107,11 +107,27 @@ AGGREGATES: dict[str, Callable[[np.ndarray], float]] = {
 }
 
 
-#: Vectorized versions over resamples ``[reps, runs, tasks]`` (no NaN) -> ``[reps]``, equal to the loop.
+def _finite_flat(r: np.ndarray) -> np.ndarray:
+    """Resamples ``[reps, runs, tasks]`` -> their finite values ``[reps, k]`` (the NaN padding of
+    :func:`bootstrap_resamples` is the same in every replication)."""
+    flat = r.reshape(len(r), -1)
+    return flat[:, np.isfinite(flat[0])]
+
+
+def _task_means_resampled(r: np.ndarray) -> np.ndarray:
+    """Per-task means of resamples ``[reps, runs, tasks]`` -> ``[reps, tasks']`` (empty tasks dropped)."""
+    keep = np.isfinite(r[0]).any(axis=0)
+    sub = r[:, :, keep]
+    return np.nanmean(sub, axis=1) if sub.size else np.full((len(r), 0), np.nan)
+
+
+#: Vectorized versions over resamples ``[reps, runs, tasks]`` -> ``[reps]``, equal to calling the metric on
+#: each resample (checked in tests).
 _VECTORIZED: dict[Callable[[np.ndarray], float], Callable[[np.ndarray], np.ndarray]] = {
-    iqm: lambda r: scipy.stats.trim_mean(r.reshape(len(r), -1), 0.25, axis=1),
-    mean: lambda r: r.mean(axis=(1, 2)),
-    median: lambda r: np.median(r.mean(axis=1), axis=1),
+    iqm: lambda r: scipy.stats.trim_mean(_finite_flat(r), 0.25, axis=1),
+    mean: lambda r: _task_means_resampled(r).mean(axis=1),
+    median: lambda r: np.median(_task_means_resampled(r), axis=1),
+    optimality_gap: lambda r: 1.0 - np.minimum(_finite_flat(r), 1.0).mean(axis=1),
 }
 
 # ------------------------------------------------------------------------------------------- bootstrap
@@ -172,7 +188,7 @@ def interval_estimate(
     point = func(a)
     resamples = bootstrap_resamples(a, rng, reps)
     fast = _VECTORIZED.get(func)
-    if fast is not None and not np.isnan(resamples).any():
+    if fast is not None:
         stats = fast(resamples)
     else:
         stats = np.array([func(r) for r in resamples])

@@ -58,8 +58,18 @@ def to_markdown(cmp: Comparison) -> str:
     return "\n".join(lines) + "\n"
 
 
-_LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
+_LATEX_ESCAPES = {
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+}
 
 
 def latex_escape(text: str) -> str:
@@ -71,9 +81,13 @@ def to_latex(cmp: Comparison) -> str:
     """A ``table`` with ``booktabs`` rules (``\\usepackage{booktabs}``), best cells in ``\\textbf``."""
     grid, max_runs = _grid(cmp), int(cmp.cells["n_runs"].max() or 0)
     lines = [
-        r"\begin{table}[t]", r"\centering", r"\small",
-        r"\begin{tabular}{l" + "c" * len(cmp.columns) + "}", r"\toprule",
-        "Method & " + " & ".join(latex_escape(c) for c in cmp.columns) + r" \\", r"\midrule",
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\small",
+        r"\begin{tabular}{l" + "c" * len(cmp.columns) + "}",
+        r"\toprule",
+        "Method & " + " & ".join(latex_escape(c) for c in cmp.columns) + r" \\",
+        r"\midrule",
     ]
     for m in cmp.methods:
         cells = []
@@ -94,8 +108,13 @@ def to_latex(cmp: Comparison) -> str:
 
 def to_csv(cmp: Comparison) -> str:
     """The tidy cells (``method, column, point, lo, hi, n_runs, best, metric``) plus the settings."""
-    df = cmp.cells.assign(statistic=cmp.statistic, score=cmp.score, k=str(cmp.k), normalized=cmp.normalized,
-                          confidence=cmp.confidence)
+    df = cmp.cells.assign(
+        statistic=cmp.statistic,
+        score=cmp.score,
+        k=str(cmp.k),
+        normalized=cmp.normalized,
+        confidence=cmp.confidence,
+    )
     return str(df.to_csv(index=False, float_format="%.6g"))
 
 
@@ -116,8 +135,10 @@ def to_html(cmp: Comparison) -> str:
             tds.append(f"<td>{text} <span class='ci'>{html.escape(ci)}{html.escape(note)}</span></td>")
         body.append(f"<tr><th>{html.escape(m)}</th>{''.join(tds)}</tr>")
     notes = "".join(f"<br>Note: {html.escape(n)}" for n in cmp.notes)
-    return (f"<table class='cmp'><caption>{html.escape(cmp.caption())}{notes}</caption>"
-            f"<thead><tr><th>method</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+    return (
+        f"<table class='cmp'><caption>{html.escape(cmp.caption())}{notes}</caption>"
+        f"<thead><tr><th>method</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def render(cmp: Comparison, fmt: str) -> str:
