@@ -77,7 +77,9 @@ def test_methods_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
         module, _, qualname = row["config"].rpartition(".")
         assert getattr(importlib.import_module(module), qualname) is cls.config_cls
         assert row["eval_episodes"] == cls.eval_episodes and row["sees_task"] == cls.sees_task
-        assert row["description"] and "\n" not in row["description"]
+        assert "\n" not in row["description"]
+        if cls.__module__.startswith("methods."):  # built-ins are documented (tests may register others)
+            assert row["description"], row["name"]
     by_name = {row["name"]: row for row in rows}
     assert by_name["random"]["sees_task"] is False
     if "sac-oracle" in by_name:
@@ -95,4 +97,8 @@ def test_python_dash_m_harness_list_json() -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert [row["name"] for row in json.loads(proc.stdout)] == [s.name for s in list_suites()]
+    rows = json.loads(proc.stdout)
+    # Other tests in this process may have registered plugin suites: compare the built-in ones.
+    builtin = [s.name for s in list_suites() if type(s).__module__.startswith("suites.")]
+    assert [row["name"] for row in rows if row["name"] in builtin] == builtin
+    assert len(builtin) >= 9 and all(set(row) == set(list_suites()[0].summary()) for row in rows)
