@@ -19,6 +19,7 @@ recorded as failed with its traceback in ``meta.json``; :func:`run_job` itself n
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import importlib.util
@@ -646,14 +647,19 @@ def run_job(job: Job, on_event: EventSink | None = None) -> JobResult:
     job.run_dir.mkdir(parents=True, exist_ok=True)
     store.write_yaml(job.run_dir / store.CONFIG_FILE, r.record())
     meta_path = job.run_dir / store.META_FILE
-    store.write_json(meta_path, _meta(r, job, store.RUNNING, started, env_steps=0))
+    old_meta = (store.read_json(meta_path) or {}) if state == "resume" else {}
+    with contextlib.suppress(KeyError, TypeError, ValueError):  # a resumed run keeps its first start time
+        started = time.mktime(time.strptime(old_meta["started_at"], "%Y-%m-%dT%H:%M:%S%z"))
+    sessions = int(old_meta.get("sessions", 0)) + 1
+    store.write_json(meta_path, _meta(r, job, store.RUNNING, started, env_steps=0, sessions=sessions))
     run: _Run | None = None
     try:
         run = _Run(r, on_event)
         run.train()
     except JobPruned as err:
         steps = run.env_steps if run is not None else 0
-        store.write_json(meta_path, _meta(r, job, store.PRUNED, started, env_steps=steps, error=str(err)))
+        store.write_json(meta_path, _meta(r, job, store.PRUNED, started, env_steps=steps, error=str(err),
+                                          sessions=sessions))
         return end(store.PRUNED, env_steps=steps, zero_shot=run.last_scores[0] if run else math.nan,
                    k_shot=run.last_scores[1] if run else math.nan, error=str(err), **common)
     except Exception as err:  # a failing job must not stop the others
@@ -661,16 +667,16 @@ def run_job(job: Job, on_event: EventSink | None = None) -> JobResult:
         steps = run.steps_used() if run is not None else 0
         error = f"{type(err).__name__}: {err}"
         store.write_json(meta_path, _meta(r, job, store.FAILED, started, env_steps=steps, error=error,
-                                          traceback=tb, wall_seconds=time.time() - started))
+                                          traceback=tb, sessions=sessions))
         return end(store.FAILED, env_steps=steps, error=error, traceback=tb, **common)
     timings = {
         "wall_seconds": run.wall_time(),
-        "session_seconds": time.time() - started,
+        "session_seconds": time.perf_counter() - t0,
         "eval_seconds": run.eval_seconds,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     store.write_json(meta_path, _meta(r, job, store.FINISHED, started, env_steps=run.env_steps,
-                                      timings=timings, warnings=list(r.warnings)))
+                                      timings=timings, warnings=list(r.warnings), sessions=sessions))
     return end(store.FINISHED, env_steps=run.env_steps, zero_shot=run.last_scores[0],
                k_shot=run.last_scores[1], **common)
 

@@ -147,7 +147,7 @@ def validate(jobs: list[Job], args: argparse.Namespace) -> list[str]:
         budgets[(job.suite, job.method)] = (r.budget, r.budget_mode, r.eval_every, r.eval_episodes)
         lines += [f"warning: {w}" for w in r.warnings if f"warning: {w}" not in lines]
     for (suite, method), (budget, mode, every, k) in budgets.items():
-        lines.append(f"  {suite:<22} {method:<14} budget {budget} ({mode}), eval every {every}, k={k}")
+        lines.append(f"  {suite:<22} {method:<20} budget {budget} ({mode}), eval every {every}, k={k}")
     lines.append(
         f"{len(jobs)} jobs: {counts['new']} new, {counts['resume']} to resume, "
         f"{counts['finished']} finished (skipped{'' if not args.force else ', forced'})"

@@ -66,6 +66,7 @@ def test_killed_worker_resumes_to_identical_rows(tmp_path):
     resumed = run_job(jobs[0], events.append)
     assert resumed.status == "finished" and resumed.env_steps == 400
     assert "resuming at" in events[0].message
+    assert json.loads((killed / store.META_FILE).read_text())["sessions"] == 2
     assert_same_frames(reference_dir := jobs[0].run_dir, linear_job(tmp_path / "ref").run_dir)
     assert len(pd.read_parquet(reference_dir / store.TRAIN_FILE)) == 7
 
