@@ -43,8 +43,9 @@ def mass_center_xy(model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
 class MujocoTaskEnv(TaskEnv, MujocoEnv):
     """A gymnasium ``MujocoEnv`` whose reward is defined by a :class:`Task` (see the module docstring).
 
-    Subclasses set ``xml_file``, ``frame_skip``, ``task_types`` and implement ``_observe``, ``_snapshot``
-    (state needed before the step), ``_reward`` and optionally ``_terminated`` and ``_apply_task``.
+    Subclasses set ``xml_file``, ``frame_skip_default``, ``task_types`` and implement ``_observe``,
+    ``_snapshot`` (state needed before the step), ``_reward`` and optionally ``_terminated``,
+    ``_apply_task`` and ``reset_noise``.
 
     Attributes:
         horizon: steps after which ``step`` returns ``truncated=True``.
