@@ -203,8 +203,12 @@ def test_walker_model_parameters_follow_task() -> None:
 
     check(t1)
     masses_1 = model.body_mass.copy()
+    env.step(np.ones(6))
+    qpos = env.unwrapped.data.qpos.copy()
     env.unwrapped.set_task(t2)
     check(t2)
+    np.testing.assert_array_equal(env.unwrapped.data.qpos, qpos)  # mid-episode switch keeps the state
+    assert model.body_subtreemass[0] == pytest.approx(model.body_mass.sum())  # derived constants redone
     assert not np.allclose(model.body_mass[1:], masses_1[1:])
     env.unwrapped.set_task(t1)  # exact round trip from the saved defaults
     check(t1)
