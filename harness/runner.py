@@ -514,9 +514,6 @@ class _Run:
         now = time.perf_counter()
         collect = collector.collect_seconds - self.collect_mark
         self.env_steps = collector.steps_used
-        clash = set(stats) & set(store.TRAIN_COLUMNS)
-        if clash:
-            raise ValueError(f"{self.job.method}.train_step returned reserved stat names {sorted(clash)}")
         row: dict[str, Any] = {
             "iteration": i,
             "env_steps": self.env_steps,
@@ -524,7 +521,8 @@ class _Run:
             "collect_seconds": collect,
             "update_seconds": max(now - self.mark - collect, 0.0),
         }
-        row.update({k: float(v) for k, v in stats.items()})
+        # a method stat named like a runner column (e.g. its own collect_seconds) becomes method_<name>
+        row.update({(f"method_{k}" if k in store.TRAIN_COLUMNS else k): float(v) for k, v in stats.items()})
         self.train_rows.append(row)
         if self.tb is not None:
             self.tb.train(row)

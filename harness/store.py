@@ -8,7 +8,8 @@ Layout (one directory per run)::
         meta.json        status (running | finished | failed | pruned), versions, git commit, host,
                          timings, env_steps, error + traceback
         train.parquet    one row per training iteration: iteration, env_steps, wall_time (s since the
-                         run started), collect_seconds, update_seconds, + the method's stats
+                         run started), collect_seconds, update_seconds, + the method's stats (a stat
+                         named like one of these columns is stored as ``method_<name>``)
         eval.parquet     one row per evaluation episode: eval_index, env_steps, task_id, task (JSON),
                          episode (0-based within the trial), return, success, length, metric
         traces.parquet   final evaluation, one row per step: task_id, episode, t, reward, true_task,

@@ -172,7 +172,7 @@ class ScriptedProbe(Method):
         ids = [i % collector.num_tasks for i in range(c.tasks_per_step)]
         ro = collector.collect(self.agent(len(ids)), ids, c.episodes_per_step)
         self.steps.append(ro.num_steps)
-        return {"steps": float(ro.num_steps)}
+        return {"steps": float(ro.num_steps), "update_seconds": -1.0}  # clashes with a runner column
 
     def agent(self, num_envs: int) -> Agent:
         return ProbeAgent(num_envs)

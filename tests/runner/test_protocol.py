@@ -30,6 +30,7 @@ def test_budget_is_exact_and_no_phantom_step_is_taken(tmp_path):
     assert result.env_steps == 47
     assert train["env_steps"].iloc[-1] == 47
     assert train["steps"].sum() == 47  # steps the method received == steps charged
+    assert train["method_update_seconds"].eq(-1.0).all() and train["update_seconds"].ge(0.0).all()
     assert train["env_steps"].diff().dropna().eq(train["steps"].iloc[1:].to_numpy()).all()
     # every env.step() call is either charged (training) or an evaluation step: nothing else
     assert rs.STEP_CALLS["n"] == 47 + evals["length"].sum()
