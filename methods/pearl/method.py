@@ -27,14 +27,14 @@ both buffers and enters the evaluation context). This is the fix of oyster commi
 transition of each rollout"): before it, the rollout loop broke on ``done`` before appending the env info and
 a ``zip`` silently dropped the terminal transition of every rollout, which broke Humanoid and Walker.
 
-Train stats include ``collect_seconds`` and ``update_seconds``; ``kl`` is the summed KL of the last
-meta-batch's posteriors averaged over the iteration's steps.
+Train stats (averages over the iteration's gradient steps): ``critic_loss``, ``actor_loss``, ``kl`` (summed
+over the meta-batch), ``q``, ``entropy``, ``alpha``, ``z_var`` (mean posterior variance), plus
+``collected_steps``; the runner adds the collection and update times.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -252,14 +252,10 @@ class Pearl(Method):
         return dict(zip(keys, values, strict=True))
 
     def train_step(self, collector: Collector) -> dict[str, float]:
-        t0 = time.perf_counter()
         steps = self._collect(collector)
-        t1 = time.perf_counter()
         stats = self._train()
-        t2 = time.perf_counter()
         self.iteration += 1
-        return {"collect_seconds": t1 - t0, "update_seconds": t2 - t1, "collected_steps": float(steps),
-                **stats}
+        return {"collected_steps": float(steps), **stats}
 
     # -------------------------------------------------------------------------------------------- state
 

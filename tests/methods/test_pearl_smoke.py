@@ -1,0 +1,38 @@
+"""Smoke tests: PEARL end to end through the runner on every registered suite (``smoke`` profile): the run
+finishes, evaluates 3-episode trials and records its belief (mean, variance and z) in the traces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness import store
+from harness.registry import get_suite, list_suites
+from harness.runner import Job, run_job
+
+
+def _marks(suite_name: str) -> list[pytest.MarkDecorator]:
+    group = get_suite(suite_name).group
+    if group.startswith("metaworld"):
+        return [pytest.mark.metaworld]
+    return [] if group == "toy" else [pytest.mark.mujoco]
+
+
+SUITES = [pytest.param(s.name, marks=_marks(s.name)) for s in list_suites()]
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_pearl_smoke_every_suite(tmp_path: Path, suite: str) -> None:
+    job = Job(suite=suite, method="pearl", seed=0, out=str(tmp_path), profile="smoke", device="cpu")
+    result = run_job(job)
+    assert result.status == "finished", result.traceback
+    assert np.isfinite(result.zero_shot)
+    evals = pd.read_parquet(job.run_dir / store.EVAL_FILE)
+    assert sorted(evals["episode"].unique()) == [0, 1, 2]
+    train = pd.read_parquet(job.run_dir / store.TRAIN_FILE)
+    assert (train["collected_steps"] > 0).all() and "critic_loss" in train.columns
+    traces = pd.read_parquet(job.run_dir / store.TRACES_FILE)
+    assert {"belief_mean", "belief_var", "belief_z"} <= set(traces.columns)
