@@ -5,4 +5,6 @@
   ``SequenceBatch`` (transition storage with episode/trial boundaries for context windows).
 * :mod:`methods.common.sac`: ``SACConfig``, ``TanhGaussianActor``, ``TwinQ``, ``SAC`` (modern twin-Q SAC
   with learned temperature, exposed as composable loss pieces and a fused standard ``update``).
+
+Other shared modules here (PPO, trial batches, recurrent cores, running statistics) document themselves.
 """
