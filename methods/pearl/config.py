@@ -7,15 +7,17 @@ Source tags: "[oyster default]" = ``configs/default.py``; "[oyster cheetah-vel]"
 (cheetah-dir, ant-dir, ant-goal, humanoid-dir, walker-rand-params), garage's ML1 values for Meta-World,
 and the toy/profile settings are in ``hparams.yaml``.
 
-The RL learner is the shared modern twin-Q SAC (:mod:`methods.common.sac`), not oyster's older V-network
-SAC; oyster's entropy weighting (``reward_scale`` 5 with an implicit temperature of 1) is kept by default
-through ``reward_scale = 5``, ``learn_alpha = False`` and ``alpha = 1`` (see README.md).
+The RL learner is the shared modern twin-Q SAC (:mod:`methods.common.sac`) by default; oyster's older
+V-network SAC is available with ``sac_variant = "v_net"``. Oyster's entropy weighting (``reward_scale`` 5
+with an implicit temperature of 1) is kept by default through ``reward_scale = 5``, ``learn_alpha = False``
+and ``alpha = 1`` (see README.md).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 from methods.common.sac import SACConfig
 
@@ -45,6 +47,12 @@ class PearlConfig:
     [oyster cheetah-vel: 100]."""
 
     # ------------------------------------------------------------------------------------------ SAC
+    sac_variant: Literal["twin_q", "v_net"] = "twin_q"
+    """``twin_q``: the shared modern SAC (Bellman target from Polyak-averaged target critics);
+    ``v_net``: oyster's older SAC, whose target comes from a Polyak-averaged state-value network V trained
+    on ``min Q - alpha log pi`` [harness: twin_q, the harness's shared block; oyster sac: v_net]."""
+    vf_lr: float = 3e-4
+    """Adam learning rate of V (``v_net`` only) [oyster default: vf_lr = 3e-4]."""
     hidden: tuple[int, ...] = (300, 300, 300)
     """Hidden widths of actor and critics [oyster default / launch: net_size = 300, 3 layers]."""
     policy_lr: float = 3e-4

@@ -20,7 +20,9 @@ One ``train_step`` is one oyster iteration (``rlkit/core/rl_algorithm.py`` ``Met
    q(z|c) (product of Gaussians) and a reparameterised z per task; an RL batch of ``batch_size``
    transitions per task from its RL buffer (all data) is paired with that task's z. The critic (Bellman)
    loss plus ``kl_lambda * sum_tasks KL(q(z|c) || N(0, I))`` is back-propagated into critics **and the
-   encoder**; actor (and temperature) see a detached z; then the target critics are updated.
+   encoder**; actor (and temperature) see a detached z; then the target critics are updated. With
+   ``sac_variant = "v_net"`` the Bellman target comes from oyster's state-value network instead
+   (:mod:`methods.pearl.value`).
 
 Terminal transitions: the harness's rollouts keep the transition with ``terminated=True`` (it is stored in
 both buffers and enters the evaluation context). This is the fix of oyster commit 062870e ("don't drop last
@@ -48,6 +50,7 @@ from methods.common.sac import SAC
 from methods.pearl.agent import PearlAgent
 from methods.pearl.config import PearlConfig
 from methods.pearl.encoder import ContextEncoder, Gaussian, context_features, kl_to_standard_normal
+from methods.pearl.value import StateValue
 
 if TYPE_CHECKING:
     from harness.collector import Collector
@@ -106,6 +109,8 @@ class Pearl(Method):
                                       cfg.use_information_bottleneck).to(self.device)
         self.encoder_opt = torch.optim.Adam(self.encoder.parameters(), lr=cfg.context_lr)
         self.sac = SAC(self.obs_dim + cfg.latent_dim, self.act_dim, cfg.sac_config(), self.device)
+        self.value = (StateValue(self.obs_dim + cfg.latent_dim, cfg.hidden, cfg.vf_lr, self.device)
+                      if cfg.sac_variant == "v_net" else None)
         self.rl_replay = MultiTaskReplay(self.num_tasks, self.obs_dim, self.act_dim, cfg.replay_buffer_size,
                                          ctx.rng("pearl", "rl-replay"), self.device)
         self.enc_replay = MultiTaskReplay(self.num_tasks, self.obs_dim, self.act_dim, cfg.replay_buffer_size,
@@ -217,7 +222,10 @@ class Pearl(Method):
         critic_in = torch.cat([batch.obs, z_rl], dim=-1)
         actor_in = torch.cat([batch.obs, z_det], dim=-1)
         next_in = torch.cat([batch.next_obs, z_det], dim=-1)
-        c_loss, c_info = sac.critic_loss(critic_in, batch.action, batch.reward, next_in, batch.terminated)
+        if self.value is None:
+            c_loss, c_info = sac.critic_loss(critic_in, batch.action, batch.reward, next_in, batch.terminated)
+        else:
+            c_loss, c_info = self._v_net_critic_loss(critic_in, batch, next_in)
         kl = (kl_to_standard_normal(q).sum() if cfg.use_information_bottleneck  # summed over tasks
               else torch.zeros((), device=z.device))
         self.encoder_opt.zero_grad(set_to_none=True)
@@ -231,10 +239,36 @@ class Pearl(Method):
         al_loss = sac.alpha_loss(a_info["log_prob"])
         sac.actor_step(a_loss)
         sac.alpha_step(al_loss)
-        sac.soft_update_targets()
-        return {"critic_loss": c_loss.detach(), "actor_loss": a_loss.detach(), "kl": kl.detach(),
-                "q": c_info["q"], "entropy": a_info["entropy"], "alpha": sac.alpha,
-                "z_var": q.var.detach().mean()}
+        stats = {"critic_loss": c_loss.detach(), "actor_loss": a_loss.detach(), "kl": kl.detach(),
+                 "q": c_info["q"], "entropy": a_info["entropy"], "alpha": sac.alpha,
+                 "z_var": q.var.detach().mean()}
+        if self.value is None:
+            sac.soft_update_targets()
+        else:
+            stats["v_loss"] = self._v_net_step(actor_in)
+        return stats
+
+    def _v_net_critic_loss(
+        self, critic_in: torch.Tensor, batch: TransitionBatch, next_in: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Oyster's Q loss: target ``reward_scale * r + gamma (1 - d) V_target(s', z)``, both critics."""
+        assert self.value is not None
+        cfg = self.config
+        q = self.sac.critic(critic_in, batch.action)  # [2, T, B]
+        target = (cfg.reward_scale * batch.reward
+                  + cfg.gamma * (1.0 - batch.terminated) * self.value.target_value(next_in))
+        loss = (q - target).square().mean(dim=tuple(range(1, q.dim()))).sum()
+        return loss, {"q": q.detach().mean()}
+
+    def _v_net_step(self, actor_in: torch.Tensor) -> torch.Tensor:
+        """V towards ``min_i Q_i(s, a~pi, z) - alpha log pi`` (oyster's vf update), then its target update."""
+        assert self.value is not None
+        with torch.no_grad():
+            action, log_prob = self.sac.actor(actor_in)
+            v_target = self.sac.critic(actor_in, action).min(dim=0).values - self.sac.alpha * log_prob
+        loss = self.value.step(actor_in, v_target)
+        self.value.soft_update(self.config.tau)
+        return loss
 
     def _train(self) -> dict[str, float]:
         cfg = self.config
@@ -265,6 +299,7 @@ class Pearl(Method):
             "sac": self.sac.state_dict(), "rl_replay": self.rl_replay.state_dict(),
             "enc_replay": self.enc_replay.state_dict(), "task_rng": self.task_rng.bit_generator.state,
             "z_gen": self.z_gen.get_state(), "iteration": self.iteration,
+            "value": None if self.value is None else self.value.full_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -276,4 +311,6 @@ class Pearl(Method):
         self.task_rng.bit_generator.state = state["task_rng"]
         self.z_gen.set_state(state["z_gen"])
         self.iteration = int(state["iteration"])
+        if self.value is not None:
+            self.value.load_full_state(state["value"])
 

@@ -182,6 +182,32 @@ def test_update_trains_encoder_through_critic_only() -> None:
     assert any(not torch.equal(a, p) for a, p in zip(enc_before, method.encoder.parameters(), strict=True))
 
 
+def _params(module: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def _changed(before: list[torch.Tensor], module: torch.nn.Module) -> bool:
+    return any(not torch.equal(a, p) for a, p in zip(before, module.parameters(), strict=True))
+
+
+def test_v_net_variant_trains_value_critics_and_encoder() -> None:
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(TINY, sac_variant="v_net", kl_lambda=0.0)
+    method = make_pearl(cfg)
+    assert method.value is not None
+    _fill(method)
+    enc, v, v_target = _params(method.encoder), _params(method.value.net), _params(method.value.target)
+    critic_target = _params(method.sac.critic_target)
+    stats = method.update(np.array([0, 1, 2]))
+    assert "v_loss" in stats
+    assert _changed(enc, method.encoder) and _changed(v, method.value.net)
+    assert _changed(v_target, method.value.target)
+    assert not _changed(critic_target, method.sac.critic_target)  # the twin-Q targets are unused
+    other = make_pearl(cfg, seed=0)
+    other.load_state_dict(method.state_dict())
+    assert other.value is not None and not _changed(_params(method.value.net), other.value.net)
+
+
 # ----------------------------------------------------------------------------------- evaluation agent
 
 
