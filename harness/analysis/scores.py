@@ -125,18 +125,34 @@ def run_scores(evals: pd.DataFrame, kind: str = "final", k: EpisodeSpec = "final
 def reference_scores(
     scores: pd.DataFrame, lower: str = LOWER_REFERENCE, upper: str = UPPER_REFERENCE
 ) -> dict[str, tuple[float, float]]:
-    """``{suite: (lower mean, upper mean)}`` for suites where both reference methods have runs.
+    """``{suite: (lower mean, upper mean)}`` for suites where the references define a scale.
 
-    The reference value is the mean score over the reference method's runs (seeds) on that suite.
-    Suites where the two references coincide (no span) are left out.
+    The reference value is the mean score over the reference method's runs (seeds) on that suite. Suites
+    are left out (see :func:`reference_problems`) where either reference has no run, or where the upper
+    reference does not score above the lower one (e.g. an undertrained oracle): normalizing there would
+    invert or blow up the scale.
     """
     means = scores.groupby(["suite", "method"])["score"].mean()
     out = {}
     for suite in scores["suite"].unique():
         if (suite, lower) in means.index and (suite, upper) in means.index:
             lo, hi = float(means[(suite, lower)]), float(means[(suite, upper)])
-            if np.isfinite(lo) and np.isfinite(hi) and hi != lo:
+            if np.isfinite(lo) and np.isfinite(hi) and hi > lo:
                 out[str(suite)] = (lo, hi)
+    return out
+
+
+def reference_problems(
+    scores: pd.DataFrame, lower: str = LOWER_REFERENCE, upper: str = UPPER_REFERENCE
+) -> dict[str, str]:
+    """``{suite: reason}`` for every suite that :func:`reference_scores` cannot normalize."""
+    refs = reference_scores(scores, lower, upper)
+    out = {}
+    for suite in sorted(set(scores["suite"]) - set(refs)):
+        have = set(scores.loc[scores["suite"] == suite, "method"])
+        missing = [m for m in (lower, upper) if m not in have]
+        out[str(suite)] = (f"no {' or '.join(missing)} runs" if missing
+                           else f"{upper} does not score above {lower}")
     return out
 
 

@@ -13,6 +13,7 @@ from harness.analysis.scores import (
     UPPER_REFERENCE,
     EpisodeSpec,
     normalize,
+    reference_problems,
     reference_scores,
     run_scores,
     score_dict,
@@ -92,9 +93,8 @@ def compare(
     notes: list[str] = []
     if normalized:
         refs = reference_scores(scores, lower, upper)
-        dropped = sorted(set(scores["suite"]) - set(refs))
-        if dropped:
-            notes.append(f"not normalized (needs both {lower} and {upper} runs): {', '.join(dropped)}")
+        for suite, reason in reference_problems(scores, lower, upper).items():
+            notes.append(f"{suite} left out: cannot normalize ({reason})")
         scores = normalize(scores, refs)
         scores["metric"] = "normalized"
     suites = sorted(scores["suite"].unique())

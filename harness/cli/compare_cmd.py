@@ -58,6 +58,9 @@ def table_stem(metric: str, k: str, normalized: bool, stat: str = "IQM") -> str:
 
 def compare_command(args: argparse.Namespace) -> int:
     """Run ``harness compare``; returns the exit code (1 when no usable run was found)."""
+    if not Path(args.results).is_dir():
+        print(f"harness compare: error: results directory {args.results} does not exist", file=sys.stderr)
+        return 2
     results = load_results(args.results)
     bad = [r for r in results.runs if not r.ok]
     for r in bad:
@@ -69,7 +72,7 @@ def compare_command(args: argparse.Namespace) -> int:
     cmp = compare(results.evals, np.random.default_rng(args.seed), score=args.metric, k=args.k,
                   normalized=args.normalize, statistic=args.stat, reps=args.reps)
     if cmp.cells.empty:
-        print("harness compare: nothing to compare (no suite has both reference methods?)", file=sys.stderr)
+        print(f"harness compare: nothing to compare: {'; '.join(cmp.notes)}", file=sys.stderr)
         return 1
     out = Path(args.out) if args.out else Path(args.results)
     out.mkdir(parents=True, exist_ok=True)

@@ -128,9 +128,10 @@ def overview(ctx: Context) -> Section:
     if ctx.references:
         sec.add_html(to_html(compare(r.evals, ctx.rng, normalized=True, reps=ctx.reps)))
     else:
+        problems = ascores.reference_problems(ctx.scores)
         sec.note(
-            f"No normalized table: no suite has runs of both {ascores.LOWER_REFERENCE} and "
-            f"{ascores.UPPER_REFERENCE}."
+            "No normalized table (random = 0, oracle = 1): "
+            + "; ".join(f"{suite}: {why}" for suite, why in problems.items())
         )
     success = ascores.success_rates(ctx.scores, ctx.rng, ctx.reps)
     if not success.empty:
@@ -150,8 +151,8 @@ def aggregates(ctx: Context) -> Section:
     )
     if ctx.normalized.empty:
         sec.note(
-            f"Needs suites with both {ascores.LOWER_REFERENCE} and {ascores.UPPER_REFERENCE} runs; "
-            "none found."
+            f"Needs a suite with runs of both {ascores.LOWER_REFERENCE} and {ascores.UPPER_REFERENCE}, "
+            "the oracle scoring above random; none found."
         )
         return sec
     suites = sorted(ctx.normalized["suite"].unique())

@@ -194,3 +194,24 @@ def test_pca_2d_on_a_line() -> None:
     assert np.allclose(np.abs(coords[:, 0]), np.abs(np.arange(5.0) - 2) * np.sqrt(14))
     projections = nonstationary.belief_projections(pd.concat([_trace(seed=1), _trace(seed=0)]))
     assert len(projections) == 1 and projections[0].seed == 0 and projections[0].coords.shape == (10, 2)
+
+
+def test_no_normalization_where_the_oracle_does_not_beat_random() -> None:
+    frame = pd.DataFrame(
+        {
+            "suite": ["a", "a", "b", "b"],
+            "method": ["random", "sac-oracle"] * 2,
+            "seed": 0,
+            "score": [-10.0, -12.0, 1.0, 1.0],
+            "metric": "return",
+        }
+    )
+    assert scores.reference_scores(frame) == {}  # an inverted or empty scale would mislead
+    assert scores.reference_problems(frame) == {
+        "a": "sac-oracle does not score above random",
+        "b": "sac-oracle does not score above random",
+    }
+    assert scores.reference_problems(frame[frame["method"] == "random"]) == {
+        "a": "no sac-oracle runs",
+        "b": "no sac-oracle runs",
+    }
