@@ -37,16 +37,19 @@ def _sorted(traces: pd.DataFrame) -> pd.DataFrame:
 
 def switch_times(traces: pd.DataFrame) -> pd.DataFrame:
     """Every task switch: ``suite, method, seed, task_id, episode, t`` (t = first step of the new task)."""
-    df = _sorted(traces)
-    if df.empty:
-        return pd.DataFrame(columns=[*EPISODE_KEYS, "t"])
-    task = stack_column(df["true_task"])
-    changed = np.zeros(len(df), dtype=bool)
-    changed[1:] = np.any(task[1:] != task[:-1], axis=1)
-    same_episode = np.zeros(len(df), dtype=bool)
-    episode = df.groupby(EPISODE_KEYS, sort=False).ngroup().to_numpy()
-    same_episode[1:] = episode[1:] == episode[:-1]
-    return df.loc[changed & same_episode, [*EPISODE_KEYS, "t"]].reset_index(drop=True)
+    columns = [*EPISODE_KEYS, "t"]
+    parts = []
+    for _, df in _sorted(traces).groupby("suite", sort=True):  # task vectors differ in size between suites
+        task = stack_column(df["true_task"])
+        changed = np.zeros(len(df), dtype=bool)
+        changed[1:] = np.any(task[1:] != task[:-1], axis=1)
+        same_episode = np.zeros(len(df), dtype=bool)
+        episode = df.groupby(EPISODE_KEYS, sort=False).ngroup().to_numpy()
+        same_episode[1:] = episode[1:] == episode[:-1]
+        parts.append(df.loc[changed & same_episode, columns])
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True)
 
 
 def aligned_to_switches(

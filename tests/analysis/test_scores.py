@@ -215,3 +215,20 @@ def test_no_normalization_where_the_oracle_does_not_beat_random() -> None:
         "a": "no sac-oracle runs",
         "b": "no sac-oracle runs",
     }
+
+
+def test_switch_times_with_task_vectors_of_different_sizes() -> None:
+    other = pd.DataFrame(
+        {
+            "suite": "one-d",
+            "method": "m",
+            "seed": 0,
+            "task_id": 0,
+            "episode": 0,
+            "t": range(3),
+            "reward": 0.0,
+            "true_task": [[1.0], [1.0], [2.0]],
+        }
+    )
+    sw = nonstationary.switch_times(pd.concat([_trace(), other], ignore_index=True))
+    assert sorted(zip(sw["suite"], sw["t"], strict=True)) == [("ns", 4), ("ns", 8), ("one-d", 2)]
