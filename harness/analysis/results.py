@@ -51,18 +51,22 @@ class Results:
         return [r for r in self.runs if r.ok]
 
     def health(self) -> pd.DataFrame:
-        """One row per run directory: ``suite, method, seed, status, ok, env_steps, problems, error``."""
+        """One row per run directory: ``suite, method, seed, status, ok, env_steps, wall_seconds, problems,
+        error, traceback, path`` (``wall_seconds``: training + evaluation time of finished runs, else NaN)."""
         rows = []
         for r in self.runs:
             meta = r.meta or {}
             rows.append({
                 "suite": r.suite, "method": r.method, "seed": r.seed, "status": r.status, "ok": r.ok,
-                "env_steps": meta.get("env_steps"), "problems": "; ".join(r.problems),
+                "env_steps": meta.get("env_steps"),
+                "wall_seconds": float((meta.get("timings") or {}).get("wall_seconds", float("nan"))),
+                "problems": "; ".join(r.problems),
                 "error": meta.get("error") or "", "traceback": meta.get("traceback") or "",
                 "path": str(r.path),
             })
-        return pd.DataFrame(rows, columns=["suite", "method", "seed", "status", "ok", "env_steps", "problems",
-                                           "error", "traceback", "path"])
+        columns = ["suite", "method", "seed", "status", "ok", "env_steps", "wall_seconds", "problems",
+                   "error", "traceback", "path"]
+        return pd.DataFrame(rows, columns=columns)
 
     def missing(self) -> list[tuple[str, str, int]]:
         """(suite, method, seed) combinations of the experiment's grid without any run directory.

@@ -401,6 +401,14 @@ def health(ctx: Context) -> Section:
         sec.add_html(
             "<h3>Usable seeds per method and suite</h3>" + str(counts.to_html(classes="data", border=0))
         )
+        ok = h[h["ok"]]
+        minutes = ok.pivot_table(index="method", columns="suite", values="wall_seconds", aggfunc="mean")
+        if not minutes.empty:
+            minutes = (minutes / 60).reindex(index=r.methods, columns=r.suites)
+            sec.add_html(
+                "<h3>Wall-clock minutes per run (mean over usable seeds)</h3>"
+                + str(minutes.to_html(classes="data", border=0, na_rep="", float_format="%.2f"))
+            )
     missing = r.missing()
     if missing:
         sec.add_html(
