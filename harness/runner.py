@@ -422,7 +422,9 @@ class _Run:
         self.checkpoint: dict[str, Any] | None = None
         path = self.dir / store.CHECKPOINT_FILE
         if path.exists():
-            self.checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+            # tensors go straight to the run's device (RNG states are moved back to the CPU in restore)
+            device = resolve_device(self.job.device)
+            self.checkpoint = torch.load(path, map_location=device, weights_only=False)
             self._load_rows(self.checkpoint)
 
     # -------------------------------------------------------------------------------------- events
@@ -468,9 +470,9 @@ class _Run:
             return 0
         self.method.load_state_dict(ckpt["method"])
         collector.load_state_dict(ckpt["collector"])
-        torch.set_rng_state(ckpt["torch_rng"])
+        torch.set_rng_state(ckpt["torch_rng"].cpu())
         if ckpt.get("cuda_rng") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
+            torch.cuda.set_rng_state_all([s.cpu() for s in ckpt["cuda_rng"]])
         self.checkpoint = None  # free memory
         self.mark = time.perf_counter()
         return int(ckpt["iteration"])
