@@ -86,10 +86,13 @@ class Results:
         return out
 
     def versions(self) -> pd.DataFrame:
-        """Distinct (versions, git commit, host) combinations and how many runs used each."""
+        """Distinct (versions, git commit, host) combinations and how many runs used each (runs with a
+        readable ``meta.json``)."""
         rows = []
         for r in self.runs:
-            meta = r.meta or {}
+            if r.meta is None:
+                continue
+            meta = r.meta
             vers = meta.get("versions") or {}
             rows.append({**{f"{k}": v for k, v in vers.items()}, "git_commit": meta.get("git_commit"),
                          "host": meta.get("host")})

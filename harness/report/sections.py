@@ -387,7 +387,9 @@ def health(ctx: Context) -> Section:
         sec.add_html("<p>All runs finished and read back.</p>")
     else:
         cols = ["suite", "method", "seed", "status", "env_steps", "problems", "error"]
-        sec.add_html(_frame_html(bad[cols], "data health"))
+        steps = pd.to_numeric(bad["env_steps"], errors="coerce")
+        shown = bad[cols].assign(env_steps=[f"{int(s)}" if pd.notna(s) else "" for s in steps])
+        sec.add_html(_frame_html(shown, "data health"))
         for _, row in bad[bad["traceback"] != ""].iterrows():
             sec.add_html(
                 f"<details><summary>traceback: {html.escape(row['suite'])}/{html.escape(row['method'])}/"
