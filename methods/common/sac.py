@@ -21,7 +21,8 @@ API (stable; extend additively):
     ``next_obs``); ``obs`` is NOT detached, so gradients reach whatever produced it (PEARL's encoder).
     ``done`` is the true-termination flag (1.0 = no bootstrap).
   - ``actor_loss(obs, critic_obs=None) -> (loss, info)``: ``mean(alpha * log_pi - min_i Q_i)``; the critic
-    parameters get no gradient from it; ``info["log_prob"]`` (detached ``[B]``) feeds ``alpha_loss``.
+    parameters get no gradient from it (a non-detached ``critic_obs`` does: detach it unless the policy
+    loss should train what produced it); ``info["log_prob"]`` (detached ``[B]``) feeds ``alpha_loss``.
   - ``alpha_loss(log_prob) -> loss | None`` (None when alpha is fixed).
   - ``critic_step(loss)``, ``actor_step(loss)``, ``alpha_step(loss)``: zero the block's own grads, backward,
     clip (``max_grad_norm``), step. Composition: zero your encoder's grads, call ``critic_step(loss + kl)``,
