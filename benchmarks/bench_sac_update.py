@@ -47,8 +47,8 @@ def _random_data(n: int, obs_dim: int, act_dim: int, seed: int) -> dict[str, np.
     }
 
 
-def bench_ours(args: argparse.Namespace, data: dict[str, np.ndarray]) -> float:
-    """Updates per second of ``SAC.update_many`` with batches from our ``ReplayBuffer``."""
+def bench_ours(args: argparse.Namespace, data: dict[str, np.ndarray]) -> tuple[float, float]:
+    """Updates per second (wall, CPU) of ``SAC.update_many`` with batches from our ``ReplayBuffer``."""
     n = len(data["reward"])
     cfg = SACConfig(hidden=tuple(args.hidden), batch_size=args.batch)
     sac = SAC(args.obs_dim, args.act_dim, cfg, args.device)
@@ -57,14 +57,14 @@ def bench_ours(args: argparse.Namespace, data: dict[str, np.ndarray]) -> float:
                         np.arange(n) % 1000 == 0)
     sac.update_many(lambda: buf.sample(args.batch), args.warmup)
     _sync(args.device)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     sac.update_many(lambda: buf.sample(args.batch), args.updates)
     _sync(args.device)
-    return args.updates / (time.perf_counter() - start)
+    return _rates(args.updates, start, cpu)
 
 
-def bench_sb3(args: argparse.Namespace, data: dict[str, np.ndarray]) -> float:
-    """Updates per second of SB3's ``SAC.train(gradient_steps=...)``."""
+def bench_sb3(args: argparse.Namespace, data: dict[str, np.ndarray]) -> tuple[float, float]:
+    """Updates per second (wall, CPU) of SB3's ``SAC.train(gradient_steps=...)``."""
     from stable_baselines3 import SAC as SB3SAC
     from stable_baselines3.common.logger import configure
 
@@ -82,10 +82,15 @@ def bench_sb3(args: argparse.Namespace, data: dict[str, np.ndarray]) -> float:
     rb.pos, rb.full = 0, True
     model.train(gradient_steps=args.warmup, batch_size=args.batch)
     _sync(args.device)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     model.train(gradient_steps=args.updates, batch_size=args.batch)
     _sync(args.device)
-    return args.updates / (time.perf_counter() - start)
+    return _rates(args.updates, start, cpu)
+
+
+def _rates(updates: int, start: float, cpu: float) -> tuple[float, float]:
+    """Updates per wall-clock second and per CPU second of this process (robust to a busy machine)."""
+    return updates / (time.perf_counter() - start), updates / (time.process_time() - cpu)
 
 
 def _sync(device: str) -> None:
@@ -113,9 +118,10 @@ def main() -> None:
     sb3 = bench_sb3(args, data)
     print(f"SAC update, batch {args.batch}, hidden {args.hidden}, obs {args.obs_dim}, act {args.act_dim}, "
           f"device {args.device}, threads {args.threads}")
-    print(f"  ours (methods.common.sac): {ours:8.1f} updates/s")
-    print(f"  SB3 SAC.train:             {sb3:8.1f} updates/s")
-    print(f"  ratio ours / SB3:          {ours / sb3:8.2f}")
+    print("                             updates/s (wall)   updates/s (CPU)")
+    print(f"  ours (methods.common.sac): {ours[0]:16.1f} {ours[1]:17.1f}")
+    print(f"  SB3 SAC.train:             {sb3[0]:16.1f} {sb3[1]:17.1f}")
+    print(f"  ratio ours / SB3:          {ours[0] / sb3[0]:16.2f} {ours[1] / sb3[1]:17.2f}")
 
 
 if __name__ == "__main__":
