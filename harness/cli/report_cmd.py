@@ -53,6 +53,9 @@ def add_parser(sub: Any) -> None:
 
 def report_command(args: argparse.Namespace) -> int:
     """Run ``harness report``; returns the exit code."""
+    if not Path(args.results).is_dir():
+        print(f"harness report: error: results directory {args.results} does not exist", file=sys.stderr)
+        return 2
     results = load_results(args.results)
     if not results.runs:
         print(

@@ -106,6 +106,8 @@ def test_partial_results_render_and_say_what_is_missing(tmp_path: Path) -> None:
     assert "No normalized table" in html and "Needs at least two methods" in html
     assert "combinations have no run directory" in html  # ml1-reach-v2/moss/seed=0 and 1, point-goal seed=2
     assert "NaN in critic loss" in html
+    code, _, err = run_cli("report", str(tmp_path / "nope"))
+    assert code == 2 and "does not exist" in err
 
 
 @needs_chromium
