@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 
 import pandas as pd
 import pytest
@@ -12,6 +14,7 @@ import yaml
 from harness import store
 from harness.cli import main
 from harness.cli.run_cmd import parse_budget, parse_seeds
+from harness.progress import ProgressEvent, ProgressPrinter
 from harness.registry import UnknownNameError
 from harness.runner import sets_for_method
 
@@ -99,3 +102,28 @@ def test_parsers():
     assert sets_for_method(sets, "scripted-linear") == {"a": 1, "b": 2}
     with pytest.raises(UnknownNameError, match="Did you mean 'scripted-probe'"):
         sets_for_method(["scripted-prob.c=3"], "scripted-linear")
+
+
+def test_tensorboard_missing_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import now raises ImportError
+    assert run(tmp_path, "--suite", "point-goal", "--method", "scripted-linear", "--tensorboard") == 2
+    assert "pip install 'metarl-harness[tensorboard]'" in capsys.readouterr().err
+    assert not (tmp_path / "exp").exists()
+
+
+def test_progress_lines():
+    printer_out = io.StringIO()
+    printer = ProgressPrinter(printer_out, interval=3600)
+    key = "point-goal/moss/seed=0"
+    printer(ProgressEvent("start", key, budget=1000))
+    printer(ProgressEvent("progress", key, env_steps=100, budget=1000, steps_per_s=50.0, eta_s=18.0))
+    printer(ProgressEvent("eval", key, env_steps=500, budget=1000, steps_per_s=50.0, eta_s=10.0,
+                          eval_index=0, zero_shot=-12.5, k_shot=-8.25))
+    printer(ProgressEvent("end", key, env_steps=1000, budget=1000, status="finished"))
+    lines = printer_out.getvalue().splitlines()
+    assert lines == [
+        "[point-goal/moss/seed=0] start  budget 1000 env steps",
+        "[point-goal/moss/seed=0] 500/1000 (50.0%)  50 steps/s  ETA 10s  eval 0: zero-shot -12.5, last -8.25"
+        " (return)",
+        "[point-goal/moss/seed=0] finished  1000/1000 env steps",
+    ]  # the progress line was throttled (interval), start/eval/end always print
