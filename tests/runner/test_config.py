@@ -160,7 +160,7 @@ def test_profiles_numbers():
     assert quick.num_tasks(goal) == (goal.n_train, goal.n_test)
     assert quick.num_tasks(cheetah) == (10, 5) and quick.budget(cheetah) == 50_000
     assert paper.num_tasks(cheetah) == (cheetah.n_train, cheetah.n_test)
-    assert paper.budget(cheetah) == 501 * 30 * 200 and paper.budget(goal) == 2_000_000
+    assert paper.budget(cheetah) == 3_026_000 and paper.budget(goal) == 2_000_000
     assert sorted(PROFILES) == ["paper", "quick", "smoke"]
     with pytest.raises(UnknownNameError, match="Did you mean 'quick'"):
         get_profile("quik")
