@@ -95,6 +95,11 @@ class MossConfig:
     """Transitions per SAC gradient step [paper: batch_size_policy = 256]."""
     num_training_steps_policy: int = 2048
     """SAC gradient steps per iteration [paper: num_training_steps_policy = 2048]."""
+    use_trajectory_sample_sac: bool = True
+    """Build SAC batches from sampled context windows, using every transition of a window with the belief
+    computed from the window's transitions before it (one encoder pass serves up to ``time_steps + 1``
+    samples); False: one sampled transition per window (the window is its context) [paper:
+    use_trajectory_sample_sac = True; meaning inferred from the name]."""
     policy_dim_preprocess: bool = True
     """Embed state and belief with separate Linear+ReLU layers before actor and critics
     [paper: policy_dim_preprocess = True]."""

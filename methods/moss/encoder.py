@@ -53,13 +53,6 @@ class Posterior(NamedTuple):
         """``[..., K, L]`` one reparameterised sample ``z_k ~ q(z | y=k)`` per component."""
         return self.mean + torch.randn_like(self.mean) * torch.exp(0.5 * self.logvar)
 
-    def shift(self, index: torch.Tensor) -> Posterior:
-        """Select entries along the time axis (dim 1) of a ``[B, T, ...]`` posterior with ``index [B, S]``."""
-        def take(x: torch.Tensor) -> torch.Tensor:
-            idx = index.reshape(*index.shape, *([1] * (x.dim() - 2))).expand(*index.shape, *x.shape[2:])
-            return x.gather(1, idx)
-
-        return Posterior(take(self.mean), take(self.logvar), take(self.logits))
 
 
 def transition_features(

@@ -38,10 +38,20 @@ def left_align(context: TransitionBatch, mask: torch.Tensor) -> tuple[torch.Tens
         oldest first, followed by zero padding.
     """
     feats = transition_features(context.obs, context.action, context.reward, context.next_obs)
+    idx, lengths = left_align_index(mask)
+    return take_steps(feats, idx), lengths
+
+
+def left_align_index(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gather index ``[M, W]`` that rotates right-aligned rows left (see :func:`left_align`), and lengths."""
     w = mask.shape[1]
     lengths = mask.sum(dim=1).long()
-    idx = (torch.arange(w, device=mask.device)[None, :] + (w - lengths)[:, None]) % w
-    return feats.gather(1, idx[..., None].expand(-1, -1, feats.shape[-1])), lengths
+    return (torch.arange(w, device=mask.device)[None, :] + (w - lengths)[:, None]) % w, lengths
+
+
+def take_steps(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``x[m, idx[m, j], ...]`` for a ``[M, W, ...]`` tensor and an index ``[M, W]``."""
+    return x.gather(1, idx.reshape(*idx.shape, *([1] * (x.dim() - 2))).expand(*idx.shape, *x.shape[2:]))
 
 
 def flatten_tasks(batch: SequenceBatch) -> SequenceBatch:
@@ -54,6 +64,19 @@ def flatten_tasks(batch: SequenceBatch) -> SequenceBatch:
 
     mask = batch.mask.reshape(-1, batch.mask.shape[-1])
     return SequenceBatch(flat(batch.current, 2), flat(batch.context, 3), mask)
+
+
+def concat_sequences(batches: list[SequenceBatch]) -> SequenceBatch:
+    """Concatenate sequence batches ``[B_i, ...]`` along the batch dim (e.g. one per task)."""
+    def cat(tbs: list[TransitionBatch]) -> TransitionBatch:
+        def c(name: str) -> torch.Tensor:
+            return torch.cat([getattr(tb, name) for tb in tbs])
+
+        return TransitionBatch(c("obs"), c("action"), c("reward"), c("next_obs"), c("terminated"),
+                               {k: torch.cat([tb.extras[k] for tb in tbs]) for k in tbs[0].extras})
+
+    return SequenceBatch(cat([b.current for b in batches]), cat([b.context for b in batches]),
+                         torch.cat([b.mask for b in batches]))
 
 
 def policy_features(post: Posterior, bayes_adaptive: bool) -> torch.Tensor:
@@ -116,9 +139,10 @@ class TaskInference:
 
     def fit_normalization(self, replay: MultiTaskReplay, samples: int = 20_000) -> None:
         """Set the encoder's input statistics from a uniform sample of the replay buffers."""
-        batch = replay.sample_union(samples)
+        batch = replay.sample_union(min(samples, len(replay)))
         feats = transition_features(batch.obs, batch.action, batch.reward, batch.next_obs)
-        self.encoder.set_normalization(feats.mean(dim=0), feats.std(dim=0))
+        std, mean = torch.std_mean(feats, dim=0)
+        self.encoder.set_normalization(mean, torch.nan_to_num(std, nan=1.0))
 
     # -------------------------------------------------------------------------------------------- loss
 
@@ -229,6 +253,30 @@ class TaskInference:
         h = torch.stack([hidden[rows, lengths - 1], hidden[rows, lengths]], dim=0)  # [2, M, H]
         f = policy_features(self.encoder.posterior(h), self.config.bayes_adaptive)
         return f[0], f[1]
+
+    @torch.no_grad()
+    def window_transitions(self, batch: SequenceBatch) -> tuple[torch.Tensor, ...]:
+        """Every transition of every window with the beliefs before and after it (trajectory sampling).
+
+        Args:
+            batch: ``include_current=True`` windows ``[M, W]``.
+
+        Returns:
+            ``(obs, belief, action, reward, next_obs, next_belief, terminated)``, each ``[S, ...]`` with ``S``
+            the number of real transitions in the batch; the belief before transition ``j`` of a window is
+            computed from the window's transitions before ``j``.
+        """
+        idx, lengths = left_align_index(batch.mask)
+        ctx = batch.context
+        feats = take_steps(transition_features(ctx.obs, ctx.action, ctx.reward, ctx.next_obs), idx)
+        hidden = self.encoder.rollout(feats)  # [M, W+1, H]
+        w = feats.shape[1]
+        valid = torch.arange(w, device=feats.device)[None, :] < lengths[:, None]
+        f = policy_features(self.encoder.posterior(hidden), self.config.bayes_adaptive)  # [M, W+1, F]
+        parts = [take_steps(x, idx)[valid] for x in (ctx.obs, ctx.action, ctx.reward, ctx.next_obs,
+                                                     ctx.terminated)]
+        obs, action, reward, next_obs, terminated = parts
+        return obs, f[:, :w][valid], action, reward, next_obs, f[:, 1:][valid], terminated
 
     @torch.no_grad()
     def context_beliefs(self, batch: SequenceBatch) -> torch.Tensor:

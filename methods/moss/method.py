@@ -12,7 +12,8 @@ One training iteration (``train_step``), following the paper's Algorithm 1 and i
 3. policy: ``num_training_steps_policy`` SAC steps on beliefs computed (without gradient) from the context
    windows before each sampled transition.
 
-Train stats include ``collect_seconds``, ``encoder_seconds`` and ``policy_seconds`` of the iteration.
+Train stats include ``encoder_seconds`` and ``policy_seconds`` of the iteration (the runner adds
+``collect_seconds``, measured by the collector).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import torch
 
 from harness.method import Method
 from harness.registry import register_method
-from methods.common.replay import Boundary, MultiTaskReplay
+from methods.common.replay import Boundary, MultiTaskReplay, SequenceBatch
 from methods.moss.agent import MossAgent
 from methods.moss.config import (
     MossConfig,
@@ -41,6 +42,7 @@ from methods.moss.inference import (
     InferenceStats,
     TaskInference,
     belief_feature_dim,
+    concat_sequences,
     flatten_tasks,
     sample_task_ids,
 )
@@ -96,6 +98,7 @@ class Moss(Method):
         self.inference = TaskInference(self.obs_dim, self.act_dim, cfg, contrastive, self.device)
         self.policy = BeliefSAC(self.obs_dim, self.act_dim, belief_feature_dim(cfg), cfg, self.device)
         self.iteration = 0
+        self._mean_window = (self.config.time_steps + 1) / 2  # running estimate, for batch sizing
 
     # ------------------------------------------------------------------------------------------- agent
 
@@ -135,46 +138,58 @@ class Moss(Method):
         names = [f.name for f in fields(InferenceStats)]
         return InferenceStats(*(torch.stack([getattr(s, n) for s in stats]).mean() for n in names))
 
-    def _policy_batches(self, steps: int) -> list[tuple[torch.Tensor, ...]]:
-        """``steps`` SAC batches (obs, belief, action, reward, next_obs, next_belief, terminated)."""
+    def _window_counts(self, n: int) -> np.ndarray:
+        """``[num_tasks]`` how many of ``n`` windows each task gets (uniform over tasks with data)."""
+        ids = self.rng.choice(np.asarray(self.replay.task_ids()), size=n)
+        return np.bincount(ids, minlength=self.num_tasks)
+
+    def _windows(
+        self, counts: np.ndarray, length: int, boundary: Boundary, include_current: bool
+    ) -> SequenceBatch:
+        """``counts[t]`` context windows of every task ``t`` in one batch (task order)."""
+        return concat_sequences([
+            self.replay.buffer(int(t)).sample_sequences(int(counts[t]), length, boundary=boundary,
+                                                        include_current=include_current)
+            for t in np.flatnonzero(counts)
+        ])
+
+    def _policy_samples(self, wanted: int) -> tuple[torch.Tensor, ...]:
+        """About ``wanted`` SAC samples (obs, belief, action, reward, next_obs, next_belief, terminated)."""
         cfg = self.config
-        tasks = self.replay.task_ids()
-        ids = self.rng.choice(np.asarray(tasks), size=steps * cfg.batch_size_policy)
-        counts = np.bincount(ids, minlength=self.num_tasks)
-        present = np.flatnonzero(counts)
-        # One sequence batch per present task, then shuffled into `steps` batches.
-        parts = []
-        for tid in present:
-            seq = self.replay.buffer(int(tid)).sample_sequences(
-                int(counts[tid]), cfg.time_steps + 1, boundary="episode", include_current=True)
-            cur = seq.current
-            if cfg.online_inference:
-                b, nb = self.inference.transition_beliefs(seq)
-            else:
-                ctx = self.replay.buffer(int(tid)).sample_sequences(int(counts[tid]), cfg.time_steps,
-                                                                    boundary="trial", include_current=False)
-                b = nb = self.inference.context_beliefs(ctx)
-            parts.append((cur.obs, b, cur.action, cur.reward, cur.next_obs, nb, cur.terminated))
-        cat = [torch.cat([p[i] for p in parts]) for i in range(7)]
-        perm = torch.as_tensor(self.rng.permutation(len(ids)), device=self.device)
-        cat = [x[perm] for x in cat]
-        bs = cfg.batch_size_policy
-        return [tuple(x[i * bs : (i + 1) * bs] for x in cat) for i in range(steps)]
+        w = cfg.time_steps + 1
+        if cfg.online_inference and cfg.use_trajectory_sample_sac:
+            n = max(1, math.ceil(wanted / self._mean_window))
+            out = self.inference.window_transitions(self._windows(self._window_counts(n), w, "episode", True))
+            self._mean_window = max(1.0, len(out[0]) / n)
+            return out
+        counts = self._window_counts(wanted)
+        seq = self._windows(counts, w, "episode", True)
+        cur = seq.current
+        if cfg.online_inference:
+            b, nb = self.inference.transition_beliefs(seq)
+        else:  # trajectory-level: one belief from an independent window of the same task, for s and s'
+            b = nb = self.inference.context_beliefs(self._windows(counts, cfg.time_steps, "trial", False))
+        return cur.obs, b, cur.action, cur.reward, cur.next_obs, nb, cur.terminated
 
     def _policy_phase(self) -> dict[str, float]:
         cfg = self.config
+        bs, total_steps = cfg.batch_size_policy, cfg.num_training_steps_policy
         total: dict[str, torch.Tensor] = {}
         done = 0
-        while done < cfg.num_training_steps_policy:
-            chunk = min(POLICY_CHUNK, cfg.num_training_steps_policy - done)
-            for batch in self._policy_batches(chunk):
+        while done < total_steps:
+            chunk = min(POLICY_CHUNK, total_steps - done)
+            samples = self._policy_samples(chunk * bs)
+            n = len(samples[0])
+            perm = torch.as_tensor(self.rng.permutation(n), device=self.device)
+            samples = tuple(x[perm] for x in samples)
+            for i in range(max(1, min(chunk, n // bs))):
+                batch = tuple(x[i * bs : (i + 1) * bs] for x in samples)
                 for k, v in self.policy.update(*batch).items():
                     total[k] = total[k] + v if k in total else v
-            done += chunk
+                done += 1
         return {k: float(v) / max(done, 1) for k, v in total.items()}
 
     def train_step(self, collector: Collector) -> dict[str, float]:
-        t0 = time.perf_counter()
         stored = self._collect(collector)
         t1 = time.perf_counter()
         enc = self._encoder_phase()
@@ -182,8 +197,9 @@ class Moss(Method):
         pol = self._policy_phase() if self.replay.task_ids() else {}
         t3 = time.perf_counter()
         self.iteration += 1
-        stats: dict[str, float] = {"collect_seconds": t1 - t0, "encoder_seconds": t2 - t1,
-                                   "policy_seconds": t3 - t2, "stored_steps": float(stored)}
+        # The runner records ``collect_seconds`` (the collector's own clock) next to these.
+        stats: dict[str, float] = {"encoder_seconds": t2 - t1, "policy_seconds": t3 - t2,
+                                   "stored_steps": float(stored)}
         if enc is not None:
             stats.update({f"encoder_{f.name}": float(getattr(enc, f.name)) for f in fields(InferenceStats)})
         stats.update({f"policy_{k}": v for k, v in pol.items()})

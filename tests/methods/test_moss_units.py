@@ -302,3 +302,22 @@ def test_flatten_tasks_and_multitask_sampling_shapes() -> None:
     assert seq.context.obs.shape == (8, 6, OBS) and seq.mask.shape == (8, 6)
     assert seq.current.reward.shape == (8,)
     assert float(seq.mask.sum(1).max()) <= 5  # windows never cross an episode start
+
+
+def test_window_transitions_give_every_step_with_its_belief() -> None:
+    """Trajectory sampling: each real transition of a window, with the beliefs before and after it."""
+    torch.manual_seed(10)
+    gen = torch.Generator().manual_seed(10)
+    inf = TaskInference(OBS, ACT, SMALL, contrastive=False, device=torch.device("cpu"))
+    batch = _window_batch(2, 4, gen)
+    batch.mask[0, :1] = 0.0  # row 0: 3 real transitions (right-aligned)
+    obs, b, _, reward, _, nb, term = inf.window_transitions(batch)
+    assert obs.shape == (7, OBS) and term.shape == (7,)
+    assert b.shape == nb.shape == (7, belief_feature_dim(SMALL))
+    torch.testing.assert_close(obs[:3], batch.context.obs[0, 1:])
+    torch.testing.assert_close(reward[3:], batch.context.reward[1])
+    feats, _ = left_align(batch.context, batch.mask)
+    hidden = inf.encoder.rollout(feats[1:])
+    mean, logvar = inf.encoder.posterior(hidden[0, 2]).best_component()
+    torch.testing.assert_close(b[5], torch.cat([mean, logvar]))
+    torch.testing.assert_close(nb[4], torch.cat([mean, logvar]))
