@@ -118,12 +118,13 @@ def evaluate(
         tasks: test tasks (or training tasks, for diagnostics).
         seed: the run's seed.
         episodes: k, the episodes of a trial (belief carried across them).
-        eval_index: which evaluation of the run this is (env seeds derive from it, so every evaluation of
-            a run, and the same evaluation of a resumed run, sees the same start states).
+        eval_index: which evaluation of the run this is (kept for callers' bookkeeping). Env seeds do
+            not depend on it: every evaluation of a run (and every method run with the same seed) starts
+            its test episodes from the same states, so scores differ only by what the agent does.
         record_traces: also return the per-step trace frame (reward, true task, belief).
         deterministic: greedy actions (the protocol's default).
     """
-    pool = EnvPool(suite, tasks, seed, f"eval-{eval_index}", task_obs=method.sees_task)
+    pool = EnvPool(suite, tasks, seed, "eval", task_obs=method.sees_task)
     agent = method.agent(len(tasks))
     recorder = _BeliefRecorder(agent) if record_traces else None
     try:
