@@ -27,6 +27,7 @@ from harness.registry import register_method
 from methods.baselines.random_policy import RandomAgent, sample_task_ids
 from methods.common.replay import ReplayBuffer
 from methods.common.sac import SAC, SACConfig, TanhGaussianActor
+from methods.common.search import suggest_sac
 
 if TYPE_CHECKING:
     from harness.collector import Collector
@@ -84,6 +85,11 @@ class SacMultiTask(Method):
 
     def __init__(self, config: SacMtConfig | None = None) -> None:
         super().__init__(config or SacMtConfig())
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        """SAC learning rate, discount, tau, batch size and width, plus the update-to-data ratio."""
+        return {**suggest_sac(trial), "utd": float(trial.suggest_float("utd", 0.25, 2.0, log=True))}
 
     def setup(self, suite: Suite, train_tasks: list[Task], ctx: RunContext) -> None:
         cfg: SacMtConfig = self.config
