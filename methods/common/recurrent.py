@@ -104,5 +104,7 @@ class EmbeddedGRU(nn.Module):
         extra: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """One step: ``h [B, hidden]`` and inputs ``[B, ...]`` -> next hidden state ``[B, hidden]``."""
-        x = self.inputs(state, action, reward, extra).unsqueeze(1)
-        return self.gru(x, h.unsqueeze(0).contiguous())[1].squeeze(0)
+        x = self.inputs(state, action, reward, extra)
+        # one fused cell call on the GRU's own weights: same numbers as ``sequence``, much faster than nn.GRU
+        w_ih, w_hh, b_ih, b_hh = self.gru.all_weights[0]
+        return torch.gru_cell(x, h, w_ih, w_hh, b_ih, b_hh)
