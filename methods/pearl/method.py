@@ -47,6 +47,7 @@ from harness.method import Method
 from harness.registry import register_method
 from methods.common.replay import MultiTaskReplay, TransitionBatch
 from methods.common.sac import SAC
+from methods.common.search import suggest_batch_size, suggest_gamma, suggest_hidden, suggest_lr
 from methods.pearl.agent import PearlAgent
 from methods.pearl.config import PearlConfig
 from methods.pearl.encoder import ContextEncoder, Gaussian, context_features, kl_to_standard_normal
@@ -81,6 +82,22 @@ class Pearl(Method):
 
     def __init__(self, config: PearlConfig | None = None) -> None:
         super().__init__(config or PearlConfig())
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        """One learning rate (actor, critics, encoder), discount, tau, RL batch, SAC width, reward scale,
+        KL weight and the context batch (natural spaces, :mod:`methods.common.search`)."""
+        lr = suggest_lr(trial)
+        return {
+            "policy_lr": lr, "qf_lr": lr, "vf_lr": lr, "context_lr": lr,
+            "gamma": suggest_gamma(trial),
+            "tau": float(trial.suggest_float("tau", 1e-3, 0.05, log=True)),
+            "batch_size": suggest_batch_size(trial),
+            "hidden": suggest_hidden(trial, (64, 128, 256, 300), depth=3),
+            "reward_scale": float(trial.suggest_float("reward_scale", 1.0, 100.0, log=True)),
+            "kl_lambda": float(trial.suggest_float("kl_lambda", 0.01, 1.0, log=True)),
+            "embedding_batch_size": int(2 ** trial.suggest_int("embedding_batch_size_pow", 5, 8)),
+        }
 
     @classmethod
     def published_budget(cls, suite: Suite) -> int | None:
