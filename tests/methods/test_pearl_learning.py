@@ -11,6 +11,7 @@ exploration episodes) must beat that bound, and beat the random policy and its o
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from harness.config import method_config
 from harness.context import RunContext
@@ -38,6 +39,7 @@ def _goals(tasks: list[Task]) -> np.ndarray:
     return np.stack([t.vector() for t in tasks]).astype(np.float64)
 
 
+@pytest.mark.slow  # about 45-70 s of CPU
 def test_pearl_beats_task_agnostic_bound_on_point_goal() -> None:
     suite = get_suite("point-goal")
     train, test = suite.train_tasks(SEED, suite.n_train), suite.test_tasks(SEED, suite.n_test)
