@@ -68,6 +68,11 @@ class MossConfig:
     elbo_complete_path: bool = False
     """Evaluate the ELBO at every step of each context window; False: only at its last step
     [paper: gmvae_training_complete_path = False; meaning inferred from the name]."""
+    class_balance_weight: float = 0.0
+    """Weight of ``log K - H(mean_batch q(y | c))``, a label-free penalty on unused classes (batch-marginal
+    entropy, as in IIC/CURL-style clustering). Not in the paper (0 = the paper's objective); without it the
+    categorical head collapsed to one class in our point-multi-task runs, so ``hparams.yaml`` enables it for
+    the multi-task suites [deviation, switchable]."""
     contrastive_weight: float = 1.0
     """Weight of the InfoNCE loss added to the negative ELBO [inferred: value lost; 1.0]."""
     contrastive_temperature: float = 1.0

@@ -14,6 +14,7 @@ reaches the encoder (the paper's decoupled training).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -201,6 +202,11 @@ class TaskInference:
             loss = loss + cfg.contrastive_weight * nce
         probs = q.probs
         entropy = -(probs * torch.log(probs.clamp_min(1e-12))).sum(-1)
+        if cfg.class_balance_weight > 0 and probs.shape[-1] > 1:
+            # Entropy of the batch-average class distribution (no labels): keeps every class in use.
+            marginal = (weight[..., None] * probs).sum(dim=(0, 1)) / denom
+            marginal_entropy = -(marginal * torch.log(marginal.clamp_min(1e-12))).sum()
+            loss = loss + cfg.class_balance_weight * (math.log(probs.shape[-1]) - marginal_entropy)
         def avg(x: torch.Tensor) -> torch.Tensor:
             return ((weight * x).sum() / denom).detach()
 
