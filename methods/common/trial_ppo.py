@@ -148,6 +148,20 @@ class TrialPPOMethod(Method):
     def agent(self, num_envs: int) -> Agent:
         return self._make_agent(num_envs, None)
 
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        """PPO hyperparameters in natural spaces (rl-zoo3 style: ``1 - gamma`` on a log scale)."""
+        return {
+            "lr": trial.suggest_float("lr", 1e-4, 3e-3, log=True),
+            "gamma": 1.0 - trial.suggest_float("one_minus_gamma", 1e-3, 0.1, log=True),
+            "gae_lambda": trial.suggest_float("gae_lambda", 0.8, 0.99),
+            "clip": trial.suggest_categorical("clip", [0.05, 0.1, 0.2, 0.3]),
+            "epochs": trial.suggest_categorical("epochs", [2, 4, 8, 16]),
+            "num_minibatch": trial.suggest_categorical("num_minibatch", [1, 2, 4, 8]),
+            "entropy_coef": trial.suggest_float("entropy_coef", 1e-4, 3e-2, log=True),
+            "init_std": trial.suggest_float("init_std", 0.3, 1.0),
+        }
+
     @property
     def trials_per_update(self) -> int:
         cfg: TrialPPOConfig = self.config

@@ -124,6 +124,15 @@ class Varibad(TrialPPOMethod):
         """1e8 env steps (varibad ``num_frames``) on the six MuJoCo suites of the paper, else None."""
         return VARIBAD_FRAMES if suite.name in VARIBAD_SUITES else None
 
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        """The shared PPO space plus the VAE's KL weight and learning rate."""
+        return {
+            **super().search_space(trial),
+            "kl_weight": trial.suggest_float("kl_weight", 0.01, 1.0, log=True),
+            "lr_vae": trial.suggest_float("lr_vae", 1e-4, 3e-3, log=True),
+        }
+
     # ------------------------------------------------------------------------------------------ build
 
     def _build(self, suite: Suite, ctx: RunContext) -> list[nn.Parameter]:
