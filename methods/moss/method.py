@@ -30,6 +30,7 @@ import torch
 from harness.method import Method
 from harness.registry import register_method
 from methods.common.replay import Boundary, MultiTaskReplay, SequenceBatch
+from methods.common.search import suggest_batch_size, suggest_gamma, suggest_lr
 from methods.moss.agent import MossAgent
 from methods.moss.config import (
     MossConfig,
@@ -74,6 +75,19 @@ class Moss(Method):
     eval_episodes: ClassVar[int] = 1
 
     config: MossConfig
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        """Policy and encoder learning rates, discount, KL weights, InfoNCE weight and SAC batch size."""
+        return {
+            "policy_lr": suggest_lr(trial, "policy_lr"),
+            "lr_encoder": suggest_lr(trial, "lr_encoder"),
+            "gamma": suggest_gamma(trial),
+            "alpha_kl_component": float(trial.suggest_float("alpha_kl_component", 1e-3, 1.0, log=True)),
+            "beta_kl_categorical": float(trial.suggest_float("beta_kl_categorical", 1e-3, 1.0, log=True)),
+            "contrastive_weight": float(trial.suggest_float("contrastive_weight", 0.1, 10.0, log=True)),
+            "batch_size_policy": suggest_batch_size(trial, 6, 9),
+        }
 
     @classmethod
     def published_budget(cls, suite: Suite) -> int | None:
