@@ -35,7 +35,9 @@ class Collector:
         task_obs: append the true task vector to observations (only for methods with ``sees_task``).
     """
 
-    def __init__(self, suite: Suite, tasks: Sequence[Task], seed: int, budget: Budget, task_obs: bool = False):
+    def __init__(
+        self, suite: Suite, tasks: Sequence[Task], seed: int, budget: Budget, task_obs: bool = False
+    ) -> None:
         self.suite = suite
         self.budget = budget
         self._pool = EnvPool(suite, tasks, seed, "train", task_obs)

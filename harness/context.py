@@ -37,7 +37,7 @@ class RunContext:
     """
 
     seed: int
-    device: torch.device = torch.device("cpu")
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     run_dir: Path = Path(".")
     profile: str = "quick"
     budget: int = 0

@@ -56,7 +56,9 @@ def fit(
             stats = method.train_step(collector)
             check_finite(stats)
             if collector.steps_used == before and not collector.exhausted:
-                raise RuntimeError(f"{method.name}.train_step collected no experience; the loop cannot advance")
+                raise RuntimeError(
+                    f"{method.name}.train_step collected no experience; the loop cannot advance"
+                )
             if on_iteration is not None:
                 on_iteration(i, stats, collector)
             i += 1

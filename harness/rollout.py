@@ -106,7 +106,8 @@ class Rollout:
     def episode_success(self) -> np.ndarray:
         """``[N, episodes]`` bool: the success flag was set at any step of the episode."""
         n_ep = int(self.episode.max()) + 1 if self.episode.size else 0
-        return np.stack([(self.success & self.active & (self.episode == e)).any(axis=1) for e in range(n_ep)], 1)
+        hit = self.success & self.active
+        return np.stack([(hit & (self.episode == e)).any(axis=1) for e in range(n_ep)], axis=1)
 
 
 @dataclass
@@ -248,7 +249,8 @@ def run_trial(
                     truth.task_vector[i, slot + t] = task.vector()
             s = slot + t
             ro.obs[:, s], ro.action[:, s], ro.reward[:, s], ro.next_obs[:, s] = obs, action, reward, next_obs
-            ro.terminated[:, s], ro.truncated[:, s], ro.active[:, s], ro.episode[:, s] = term, trunc, running, ep
+            ro.terminated[:, s], ro.truncated[:, s] = term, trunc
+            ro.active[:, s], ro.episode[:, s] = running, ep
             if budget is not None:
                 budget.used += int(running.sum())
             agent.observe(StepBatch(obs, action, reward, next_obs, term, trunc, running.copy()))

@@ -11,12 +11,13 @@ Env contract (every suite env, checked by ``tests/suites``):
 
 * observation space: ``Box`` of shape ``(obs_dim,)``, float32; action space: ``Box`` of shape ``(act_dim,)``
   with bounds **[-1, 1]** (suites rescale where the underlying model uses other bounds);
-* ``reset(seed=...)`` returns ``(obs, info)`` and ``step(a)`` returns ``(obs, reward, terminated, truncated,
-  info)``; the episode is truncated at ``suite.horizon`` steps at the latest (``TimeLimit`` or the env itself);
+* ``reset(seed=...)`` returns ``(obs, info)`` and ``step(a)`` returns ``(obs, reward, terminated,
+  truncated, info)``; the episode is truncated at ``suite.horizon`` steps at the latest;
 * ``info["task"]`` is the :class:`Task` that governed this step's reward (after reset: the initial task).
-  It is ground truth for analysis only: no method reads it (the harness strips it before methods see data);
-* the outermost env's ``current_task`` attribute is the task that will govern the *next* step (it differs from ``info["task"]`` only right before a non-stationary switch takes
-  effect); the oracle observation wrapper appends ``current_task.vector()`` to the observation;
+  It is ground truth for analysis only: no method reads it (the collector never passes it on);
+* the outermost env's ``current_task`` attribute is the task that will govern the *next* step (it differs
+  from ``info["task"]`` only right before a non-stationary switch takes effect); for the oracle the
+  harness appends ``current_task.vector()`` to the observation;
 * ``info["success"]`` (bool) on suites whose metric is ``success``.
 """
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-import torch  # noqa: E402
+import torch
 
 torch.set_num_threads(1)
