@@ -36,6 +36,21 @@ class Results:
         return sorted({r.suite for r in self.runs})
 
     @property
+    def task_seeing_methods(self) -> list[str]:
+        """Methods (or sweep trials ``<method>@trial-<n>``) whose registered class sees the true task:
+        reference ceilings, never marked best."""
+        from harness.registry import UnknownNameError, get_method
+
+        out = []
+        for name in self.methods:
+            try:
+                if get_method(name.split("@", 1)[0]).sees_task:
+                    out.append(name)
+            except UnknownNameError:  # a method from a plugin that is not loaded
+                continue
+        return out
+
+    @property
     def methods(self) -> list[str]:
         """Methods with at least one run directory (sorted)."""
         return sorted({r.method for r in self.runs})

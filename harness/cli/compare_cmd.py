@@ -70,6 +70,7 @@ def compare_command(args: argparse.Namespace) -> int:
         print(f"harness compare: no usable runs under {args.results}", file=sys.stderr)
         return 1
     cmp = compare(results.evals, np.random.default_rng(args.seed), score=args.metric, k=args.k,
+                  exclude_from_best=results.task_seeing_methods,
                   normalized=args.normalize, statistic=args.stat, reps=args.reps)
     if cmp.cells.empty:
         print(f"harness compare: nothing to compare: {'; '.join(cmp.notes)}", file=sys.stderr)

@@ -124,9 +124,11 @@ def overview(ctx: Context) -> Section:
     if r.evals.empty:
         sec.note("No usable run yet: nothing to aggregate.")
         return sec
-    sec.add_html(to_html(compare(r.evals, ctx.rng, reps=ctx.reps)))
+    oracles = r.task_seeing_methods
+    sec.add_html(to_html(compare(r.evals, ctx.rng, reps=ctx.reps, exclude_from_best=oracles)))
     if ctx.references:
-        sec.add_html(to_html(compare(r.evals, ctx.rng, normalized=True, reps=ctx.reps)))
+        sec.add_html(to_html(compare(r.evals, ctx.rng, normalized=True, reps=ctx.reps,
+                                     exclude_from_best=oracles)))
     else:
         problems = ascores.reference_problems(ctx.scores)
         sec.note(
