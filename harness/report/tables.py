@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -39,21 +40,29 @@ def _grid(cmp: Comparison) -> dict[tuple[str, str], pd.Series]:
     return {(r["method"], r["column"]): r for _, r in cmp.cells.iterrows()}
 
 
-def to_markdown(cmp: Comparison) -> str:
-    """GitHub Markdown table with the best cell of each column in bold, caption and notes below."""
+def _rows(
+    cmp: Comparison, cell: Callable[[str, str, str, bool], str], missing: str
+) -> list[tuple[str, list[str]]]:
+    """``(method, cells)`` per method in table order; ``cell(point, ci, note, best)`` formats one cell and
+    ``missing`` stands where a method has no score for a column."""
     grid, max_runs = _grid(cmp), int(cmp.cells["n_runs"].max() or 0)
-    lines = ["| method | " + " | ".join(cmp.columns) + " |", "|---|" + "---|" * len(cmp.columns)]
+    rows = []
     for m in cmp.methods:
         cells = []
         for c in cmp.columns:
             row = grid.get((m, c))
-            if row is None:
-                cells.append("n/a")
-                continue
-            point, ci, note = _cell_parts(row, max_runs)
-            text = f"**{point}**" if row["best"] else point
-            cells.append(f"{text} {ci}{note}".strip())
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+            cells.append(missing if row is None else cell(*_cell_parts(row, max_runs), bool(row["best"])))
+        rows.append((m, cells))
+    return rows
+
+
+def to_markdown(cmp: Comparison) -> str:
+    """GitHub Markdown table with the best cell of each column in bold, caption and notes below."""
+    def cell(point: str, ci: str, note: str, best: bool) -> str:
+        return f"{f'**{point}**' if best else point} {ci}{note}".strip()
+
+    lines = ["| method | " + " | ".join(cmp.columns) + " |", "|---|" + "---|" * len(cmp.columns)]
+    lines += [f"| {m} | " + " | ".join(cells) + " |" for m, cells in _rows(cmp, cell, "n/a")]
     lines += ["", cmp.caption(), *[f"Note: {n}" for n in cmp.notes]]
     return "\n".join(lines) + "\n"
 
@@ -79,7 +88,11 @@ def latex_escape(text: str) -> str:
 
 def to_latex(cmp: Comparison) -> str:
     """A ``table`` with ``booktabs`` rules (``\\usepackage{booktabs}``), best cells in ``\\textbf``."""
-    grid, max_runs = _grid(cmp), int(cmp.cells["n_runs"].max() or 0)
+    def cell(point: str, ci: str, note: str, best: bool) -> str:
+        text = rf"\textbf{{{point}}}" if best else point
+        ci_tex = rf" {{\scriptsize {ci}}}" if ci else ""
+        return f"{text}{ci_tex}{latex_escape(note)}"
+
     lines = [
         r"\begin{table}[t]",
         r"\centering",
@@ -89,18 +102,7 @@ def to_latex(cmp: Comparison) -> str:
         "Method & " + " & ".join(latex_escape(c) for c in cmp.columns) + r" \\",
         r"\midrule",
     ]
-    for m in cmp.methods:
-        cells = []
-        for c in cmp.columns:
-            row = grid.get((m, c))
-            if row is None:
-                cells.append("n/a")
-                continue
-            point, ci, note = _cell_parts(row, max_runs)
-            text = rf"\textbf{{{point}}}" if row["best"] else point
-            ci_tex = rf" {{\scriptsize {ci}}}" if ci else ""
-            cells.append(f"{text}{ci_tex}{latex_escape(note)}")
-        lines.append(latex_escape(m) + " & " + " & ".join(cells) + r" \\")
+    lines += [latex_escape(m) + " & " + " & ".join(cells) + r" \\" for m, cells in _rows(cmp, cell, "n/a")]
     caption = cmp.caption() + "".join(f" {n}." for n in cmp.notes)
     lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{latex_escape(caption)}}}", r"\end{table}"]
     return "\n".join(lines) + "\n"
@@ -120,20 +122,13 @@ def to_csv(cmp: Comparison) -> str:
 
 def to_html(cmp: Comparison) -> str:
     """An HTML ``<table class="cmp">`` (best cells in ``<b>``) with caption."""
-    grid, max_runs = _grid(cmp), int(cmp.cells["n_runs"].max() or 0)
+    def cell(point: str, ci: str, note: str, best: bool) -> str:
+        text = f"<b>{point}</b>" if best else point
+        return f"<td>{text} <span class='ci'>{html.escape(ci)}{html.escape(note)}</span></td>"
+
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cmp.columns)
-    body = []
-    for m in cmp.methods:
-        tds = []
-        for c in cmp.columns:
-            row = grid.get((m, c))
-            if row is None:
-                tds.append("<td>n/a</td>")
-                continue
-            point, ci, note = _cell_parts(row, max_runs)
-            text = f"<b>{point}</b>" if row["best"] else point
-            tds.append(f"<td>{text} <span class='ci'>{html.escape(ci)}{html.escape(note)}</span></td>")
-        body.append(f"<tr><th>{html.escape(m)}</th>{''.join(tds)}</tr>")
+    rows = _rows(cmp, cell, "<td>n/a</td>")
+    body = [f"<tr><th>{html.escape(m)}</th>{''.join(tds)}</tr>" for m, tds in rows]
     notes = "".join(f"<br>Note: {html.escape(n)}" for n in cmp.notes)
     return (
         f"<table class='cmp'><caption>{html.escape(cmp.caption())}{notes}</caption>"
