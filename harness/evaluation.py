@@ -49,7 +49,7 @@ class EvalResult:
         return float(self.returns[:, -1].mean())
 
 
-class _BeliefRecorder:
+class BeliefRecorder:
     """Wraps an agent to record ``belief()`` after every ``observe`` (for traces)."""
 
     def __init__(self, agent: object) -> None:
@@ -126,7 +126,7 @@ def evaluate(
     """
     pool = EnvPool(suite, tasks, seed, "eval", task_obs=method.sees_task)
     agent = method.agent(len(tasks))
-    recorder = _BeliefRecorder(agent) if record_traces else None
+    recorder = BeliefRecorder(agent) if record_traces else None
     try:
         rollout, truth = run_trial(
             pool, list(range(len(tasks))), recorder or agent, episodes, deterministic,  # type: ignore[arg-type]

@@ -2,7 +2,8 @@
 
 Loads each run directory's checkpoint, runs its agent zero-shot (one greedy episode) on test tasks of the
 run's suite, and prints a Markdown table: correlation over tasks of target and achieved mean velocity, their
-mean absolute error, the per-step error the reward penalises, and the mean seconds per training iteration
+mean absolute error, the per-step error the reward penalises, how much of the target a linear read-out of
+the agent's belief recovers (R^2; methods with a belief), and the mean seconds per training iteration
 split into collection, encoder and policy updates (from ``train.parquet``; methods without an encoder
 report their whole update as ``update``).
 
@@ -52,7 +53,8 @@ def measure(run_dir: Path, n_tasks: int | None, start: int, device: str) -> dict
         "tasks": len(tasks),
     }
     row.update(tracking.summary())
-    row.update({f"late_{k}": v for k, v in tracking.summary(start).items() if k in ("corr", "mae")})
+    row.update({f"late_{k}": v for k, v in tracking.summary(start).items()
+                if k in ("corr", "mae", "belief_r2")})
     row.update(timing(run_dir))
     return row
 
@@ -61,14 +63,14 @@ def markdown(rows: list[dict[str, Any]], start: int) -> str:
     """The rows as two Markdown tables (tracking, timing)."""
     lines = [
         f"| run | env steps | tasks | corr | MAE (m/s) | corr, t>={start} | MAE, t>={start} | step MAE | "
-        "mean target | mean achieved |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"mean target | mean achieved | belief R^2, t>={start} |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['run']} | {r['env_steps']} | {r['tasks']} | {r['corr']:.2f} | {r['mae']:.2f} | "
             f"{r['late_corr']:.2f} | {r['late_mae']:.2f} | {r['step_mae']:.2f} | {r['mean_target']:.2f} | "
-            f"{r['mean_achieved']:.2f} |"
+            f"{r['mean_achieved']:.2f} | {r['late_belief_r2']:.2f} |"
         )
     lines += ["", "| run | iterations | env steps / it | collect (s/it) | encoder (s/it) | policy (s/it) | "
               "update (s/it) |", "|---|---|---|---|---|---|---|"]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from harness.evaluation import BeliefRecorder
 from harness.rollout import EnvPool, run_trial
 
 if TYPE_CHECKING:
@@ -43,11 +44,13 @@ class VelocityTracking:
             suites.
         achieved: ``[N, T]`` forward velocity of each step (m/s), from the torso displacement.
         abs_error: ``[N, T]`` ``|v_t - target_t|`` (m/s), exact, from the reward.
+        belief_mean: ``[N, T, D]`` the agent's belief mean after each step (None for agents without one).
     """
 
     target: np.ndarray
     achieved: np.ndarray
     abs_error: np.ndarray
+    belief_mean: np.ndarray | None = None
 
     def per_task(self, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """``(target [N], achieved [N])``: mean target and mean velocity over steps ``start..T-1``."""
@@ -60,7 +63,9 @@ class VelocityTracking:
         fewer than 2 tasks or no spread), ``mae`` (mean over tasks of ``|mean achieved - target|``, m/s),
         ``step_corr`` (correlation over all steps of target and achieved velocity), ``step_mae`` (mean of
         the per-step ``|v_t - target_t|``, m/s; the reward's velocity term), ``mean_target`` and
-        ``mean_achieved`` (m/s).
+        ``mean_achieved`` (m/s), and for agents with a belief ``belief_r2``: R^2 of a least-squares linear
+        read-out of the target from the belief mean over the steps (in-sample, descriptive: does the belief
+        know the velocity, whether or not the policy uses it).
         """
         target, achieved = self.per_task(start)
         tgt_steps = self.target[:, start:].ravel()
@@ -72,7 +77,20 @@ class VelocityTracking:
             "step_mae": float(self.abs_error[:, start:].mean()),
             "mean_target": float(target.mean()),
             "mean_achieved": float(achieved.mean()),
+            "belief_r2": self.belief_r2(start),
         }
+
+    def belief_r2(self, start: int = 0) -> float:
+        """R^2 of the linear read-out ``[belief_mean, 1] -> target`` over steps ``start..T-1`` (NaN: none)."""
+        if self.belief_mean is None:
+            return float("nan")
+        z = self.belief_mean[:, start:].reshape(-1, self.belief_mean.shape[-1])
+        y = self.target[:, start:].reshape(-1)
+        if len(y) < 2 or np.var(y) == 0:
+            return float("nan")
+        design = np.hstack([z, np.ones((len(z), 1))])
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        return float(1.0 - np.mean((design @ coef - y) ** 2) / np.var(y))
 
 
 def _corr(x: np.ndarray, y: np.ndarray) -> float:
@@ -105,8 +123,9 @@ def velocity_tracking(
             f"cheetah-vel-nonstat); got {suite.name!r}"
         )
     pool = EnvPool(suite, tasks, seed, "eval", task_obs=method.sees_task)
+    recorder = BeliefRecorder(method.agent(len(tasks)))
     try:
-        rollout, truth = run_trial(pool, list(range(len(tasks))), method.agent(len(tasks)), 1,
+        rollout, truth = run_trial(pool, list(range(len(tasks))), recorder, 1,  # type: ignore[arg-type]
                                    deterministic, budget=None, record_truth=True)
     finally:
         pool.close()
@@ -118,4 +137,9 @@ def velocity_tracking(
     achieved = (rollout.next_obs[..., TORSO_X] - rollout.obs[..., TORSO_X]).astype(np.float64) / DT
     ctrl = CTRL_WEIGHT * np.square(np.clip(rollout.action, -1.0, 1.0)).sum(axis=-1)
     abs_error = -(rollout.reward.astype(np.float64) + ctrl)
-    return VelocityTracking(target=target, achieved=achieved, abs_error=abs_error)
+    beliefs = recorder.beliefs
+    belief_mean = None
+    if beliefs and all(b is not None and "mean" in b for b in beliefs):
+        belief_mean = np.stack([np.asarray(b["mean"], dtype=np.float64) for b in beliefs],  # type: ignore[index]
+                               axis=1).reshape(len(tasks), len(beliefs), -1)
+    return VelocityTracking(target=target, achieved=achieved, abs_error=abs_error, belief_mean=belief_mean)

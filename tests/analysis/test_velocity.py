@@ -70,6 +70,30 @@ def test_achieved_velocity_matches_the_reward() -> None:
     assert np.ptp(tr.achieved.mean(axis=1)) < 0.05
 
 
+class _KnowingAgent(_ConstantAgent):
+    """Reports a belief whose first coordinate is the task's velocity (plus a useless one)."""
+
+    def __init__(self, n: int, velocities: list[float]) -> None:
+        super().__init__(n, np.zeros(6))
+        self.mean = np.stack([velocities, np.ones(n)], axis=1).astype(np.float32)
+
+    def belief(self) -> dict[str, np.ndarray]:  # type: ignore[override]
+        return {"mean": self.mean}
+
+
+def test_belief_read_out() -> None:
+    suite = get_suite("cheetah-vel")
+    velocities = [0.5, 1.0, 2.0, 2.5]
+    tasks = [VelocityTask(velocity=v) for v in velocities]
+    method = _ConstantMethod(np.zeros(6))
+    method.agent = lambda n: _KnowingAgent(n, velocities)  # type: ignore[method-assign]
+    tr = velocity_tracking(method, suite, tasks, seed=0)  # type: ignore[arg-type]
+    assert tr.belief_mean is not None and tr.belief_mean.shape == (4, suite.horizon, 2)
+    assert tr.summary(start=100)["belief_r2"] == pytest.approx(1.0)
+    no_belief = velocity_tracking(_ConstantMethod(np.zeros(6)), suite, tasks, seed=0)  # type: ignore[arg-type]
+    assert no_belief.belief_mean is None and math.isnan(no_belief.summary()["belief_r2"])
+
+
 def test_summary_on_constructed_tracking() -> None:
     target = np.repeat(np.array([[0.5], [1.5], [2.5]]), 4, axis=1)
     perfect = VelocityTracking(target, target.copy(), np.zeros_like(target))
