@@ -47,6 +47,7 @@ from harness.loop import fit
 from harness.profiles import get_profile
 from harness.progress import ProgressEvent
 from harness.registry import get_method, get_suite
+from harness.runlock import LOCK_FILE, RunLocked, run_lock
 from harness.seeding import check_seed, derive_seed
 
 if TYPE_CHECKING:
@@ -642,9 +643,38 @@ def run_job(job: Job, on_event: EventSink | None = None) -> JobResult:
     if state == "finished":
         steps, zero, k = _read_final(job, r)
         return end("skipped", env_steps=steps, zero_shot=zero, k_shot=k, **common)
-    if job.force and job.run_dir.exists():
-        shutil.rmtree(job.run_dir)
-    job.run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with run_lock(job.run_dir):
+            return _run_locked(job, r, on_event, started, t0, end, common)
+    except RunLocked as err:  # another process trains this run: leave its files alone
+        return end(store.FAILED, error=str(err), **common)
+
+
+def _run_locked(
+    job: Job,
+    r: ResolvedJob,
+    on_event: EventSink | None,
+    started: float,
+    t0: float,
+    end: Callable[..., JobResult],
+    common: dict[str, Any],
+) -> JobResult:
+    """The body of :func:`run_job` once the run directory's lock is held."""
+    try:  # again: another process may have finished (or replaced) the run before we took the lock
+        state = existing_state(r)
+    except Exception as err:
+        return end(store.FAILED, error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc())
+    if state == "finished":
+        steps, zero, k = _read_final(job, r)
+        return end("skipped", env_steps=steps, zero_shot=zero, k_shot=k, **common)
+    if job.force:
+        for child in job.run_dir.iterdir():
+            if child.name == LOCK_FILE:
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
     store.write_yaml(job.run_dir / store.CONFIG_FILE, r.record())
     meta_path = job.run_dir / store.META_FILE
     old_meta = (store.read_json(meta_path) or {}) if state == "resume" else {}
