@@ -90,6 +90,11 @@ class MossConfig:
     """Adam learning rate of actor, critics and embedding layers [paper: policy_net_lr = 3e-4]."""
     sac_alpha: float = 0.2
     """Fixed entropy temperature [paper: automatic_entropy_tuning = False, sac_alpha = 0.2]."""
+    sac_learn_alpha: bool = False
+    """Tune the temperature automatically towards entropy ``-act_dim`` (SAC v2), starting from
+    ``sac_alpha``. Not in the paper (False = its fixed temperature) [deviation, switchable]: with the fixed
+    0.2 and reward scale 1 the cheetah-vel policy stays close to uniform for the first ~10^5 env steps, so
+    short (``quick``) MuJoCo runs do not learn to move; see the MoSS README section."""
     reward_scale: float = 1.0
     """Reward multiplier in the Bellman target [paper: reward_scale = 1]."""
     gamma: float = 0.99

@@ -1,6 +1,7 @@
 """MoSS's policy module: SAC on the hyper-state (state, belief), with state and belief embedding layers.
 
-The SAC block is :class:`methods.common.sac.SAC` (twin Q, fixed temperature). With
+The SAC block is :class:`methods.common.sac.SAC` (twin Q, fixed temperature as in the paper, or learned
+with ``sac_learn_alpha``). With
 ``policy_dim_preprocess`` the actor and the critics each get their own embedding of the state
 (Linear+ReLU to ``state_embed_dim``) and of the belief (Linear+ReLU to ``latent_embed_dim``), as in the
 paper's table; the embeddings are trained with the loss of the network they feed. Beliefs come in detached:
@@ -67,7 +68,8 @@ class BeliefSAC:
             hidden=(config.sac_layer_size,) * config.sac_layers, actor_lr=config.policy_lr,
             critic_lr=config.policy_lr, gamma=config.gamma, tau=config.tau,
             batch_size=config.batch_size_policy,
-            learn_alpha=False, alpha=config.sac_alpha, reward_scale=config.reward_scale,
+            learn_alpha=config.sac_learn_alpha, alpha=config.sac_alpha, init_alpha=config.sac_alpha,
+            reward_scale=config.reward_scale,
             max_grad_norm=config.max_grad_norm_policy,
         )
         self.sac = SAC(self.actor_embed.out_dim, act_dim, sac_cfg, device)
@@ -95,7 +97,10 @@ class BeliefSAC:
         next_belief: torch.Tensor,
         terminated: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
-        """One SAC step (critics, actor, targets) on a batch ``[B, ...]``; returns detached diagnostics."""
+        """One SAC step (critics, actor, temperature if learned, targets) on a batch ``[B, ...]``.
+
+        Returns detached diagnostics (losses, mean Q, entropy, temperature).
+        """
         belief, next_belief = belief.detach(), next_belief.detach()
         with torch.no_grad():
             next_critic = self.critic_embed(next_obs, next_belief)
@@ -113,10 +118,11 @@ class BeliefSAC:
             self.actor_embed_opt.zero_grad(set_to_none=True)
         self.sac.actor_step(a_loss)
         self._step_embedding(self.actor_embed, self.actor_embed_opt)
+        self.sac.alpha_step(self.sac.alpha_loss(a_info["log_prob"]))  # no-op with the fixed temperature
         self.sac.num_updates += 1
         self.sac.soft_update_targets()
         return {"critic_loss": c_loss.detach(), "actor_loss": a_loss.detach(), "q": c_info["q"],
-                "entropy": a_info["entropy"]}
+                "entropy": a_info["entropy"], "alpha": self.sac.alpha}
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, belief: torch.Tensor, deterministic: bool) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -321,3 +322,23 @@ def test_window_transitions_give_every_step_with_its_belief() -> None:
     mean, logvar = inf.encoder.posterior(hidden[0, 2]).best_component()
     torch.testing.assert_close(b[5], torch.cat([mean, logvar]))
     torch.testing.assert_close(nb[4], torch.cat([mean, logvar]))
+
+
+@pytest.mark.parametrize("learn", [False, True])
+def test_temperature_is_fixed_unless_learned(learn: bool) -> None:
+    """The paper's fixed 0.2 stays put; ``sac_learn_alpha`` starts there and moves it towards -act_dim."""
+    torch.manual_seed(7)
+    cfg = dataclasses.replace(SMALL, sac_learn_alpha=learn)
+    policy = BeliefSAC(OBS, ACT, belief_feature_dim(cfg), cfg, torch.device("cpu"))
+    assert float(policy.sac.alpha) == pytest.approx(0.2)
+    n = 32
+    obs, nobs = torch.randn(n, OBS), torch.randn(n, OBS)
+    belief = torch.randn(n, belief_feature_dim(cfg))
+    for _ in range(20):
+        stats = policy.update(obs, belief, torch.rand(n, ACT) * 2 - 1, torch.randn(n), nobs, belief,
+                              torch.zeros(n))
+    if learn:  # a fresh policy's entropy is above the target -act_dim: the temperature goes down
+        assert float(stats["alpha"]) < 0.2
+        assert policy.state_dict()["sac"]["log_alpha"] == pytest.approx(math.log(float(stats["alpha"])))
+    else:
+        assert float(stats["alpha"]) == pytest.approx(0.2) and policy.sac.alpha_opt is None
