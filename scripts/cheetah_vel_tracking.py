@@ -1,7 +1,8 @@
 """Achieved vs target velocity, and time per training iteration, of trained runs on HalfCheetah velocity.
 
 Loads each run directory's checkpoint, runs its agent zero-shot (one greedy episode) on test tasks of the
-run's suite, and prints a Markdown table: correlation over tasks of target and achieved mean velocity, their
+run's suite, and prints a Markdown table: correlation over tasks of target and achieved mean velocity and the
+slope of achieved on target (1 = tracking; a cheetah that barely moves can still correlate well), their
 mean absolute error, the per-step error the reward penalises, how much of the target a linear read-out of
 the agent's belief recovers (R^2; methods with a belief), and the mean seconds per training iteration
 split into collection, encoder and policy updates (from ``train.parquet``; methods without an encoder
@@ -62,13 +63,14 @@ def measure(run_dir: Path, n_tasks: int | None, start: int, device: str) -> dict
 def markdown(rows: list[dict[str, Any]], start: int) -> str:
     """The rows as two Markdown tables (tracking, timing)."""
     lines = [
-        f"| run | env steps | tasks | corr | MAE (m/s) | corr, t>={start} | MAE, t>={start} | step MAE | "
-        f"mean target | mean achieved | belief R^2, t>={start} |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| run | env steps | tasks | corr | slope | MAE (m/s) | corr, t>={start} | MAE, t>={start} | "
+        f"step MAE | mean target | mean achieved | belief R^2, t>={start} |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['run']} | {r['env_steps']} | {r['tasks']} | {r['corr']:.2f} | {r['mae']:.2f} | "
+            f"| {r['run']} | {r['env_steps']} | {r['tasks']} | {r['corr']:.2f} | {r['slope']:.2f} | "
+            f"{r['mae']:.2f} | "
             f"{r['late_corr']:.2f} | {r['late_mae']:.2f} | {r['step_mae']:.2f} | {r['mean_target']:.2f} | "
             f"{r['mean_achieved']:.2f} | {r['late_belief_r2']:.2f} |"
         )

@@ -60,7 +60,9 @@ class VelocityTracking:
         """Scalar figures over steps ``start..T-1`` of every task.
 
         Keys: ``corr`` (Pearson correlation over tasks of mean target and mean achieved velocity; NaN with
-        fewer than 2 tasks or no spread), ``mae`` (mean over tasks of ``|mean achieved - target|``, m/s),
+        fewer than 2 tasks or no spread), ``slope`` (least-squares slope of mean achieved on target velocity:
+        1 = tracking, 0 = one speed for every task; read it next to ``corr``, which is scale-free and can be
+        high for a cheetah that barely moves), ``mae`` (mean over tasks of ``|mean achieved - target|``, m/s),
         ``step_corr`` (correlation over all steps of target and achieved velocity), ``step_mae`` (mean of
         the per-step ``|v_t - target_t|``, m/s; the reward's velocity term), ``mean_target`` and
         ``mean_achieved`` (m/s), and for agents with a belief ``belief_r2``: R^2 of a least-squares linear
@@ -72,6 +74,7 @@ class VelocityTracking:
         ach_steps = self.achieved[:, start:].ravel()
         return {
             "corr": _corr(target, achieved),
+            "slope": _slope(target, achieved),
             "mae": float(np.mean(np.abs(achieved - target))),
             "step_corr": _corr(tgt_steps, ach_steps),
             "step_mae": float(self.abs_error[:, start:].mean()),
@@ -97,6 +100,12 @@ def _corr(x: np.ndarray, y: np.ndarray) -> float:
     if len(x) < 2 or np.std(x) == 0 or np.std(y) == 0:
         return float("nan")
     return float(np.corrcoef(x, y)[0, 1])
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> float:
+    if len(x) < 2 or np.var(x) == 0:
+        return float("nan")
+    return float(np.cov(x, y, bias=True)[0, 1] / np.var(x))
 
 
 def velocity_tracking(

@@ -102,6 +102,10 @@ def test_summary_on_constructed_tracking() -> None:
     offset = VelocityTracking(target, target + 0.5, np.full_like(target, 0.5))
     assert offset.summary()["corr"] == pytest.approx(1.0)
     assert offset.summary()["mae"] == pytest.approx(0.5)
+    assert perfect.summary()["slope"] == pytest.approx(1.0)
+    assert offset.summary()["slope"] == pytest.approx(1.0)
+    timid = VelocityTracking(target, 0.1 * target, 0.9 * target)  # follows the target, barely moving
+    assert timid.summary()["corr"] == pytest.approx(1.0) and timid.summary()["slope"] == pytest.approx(0.1)
     flat = VelocityTracking(target, np.ones_like(target), np.abs(1 - target))
     assert math.isnan(flat.summary()["corr"])  # no spread in the achieved velocity
     late = np.concatenate([np.zeros((3, 2)), target[:, :2]], axis=1)
