@@ -49,7 +49,7 @@ def measure(run_dir: Path, n_tasks: int | None, start: int, device: str) -> dict
         int(run.record.get("task_seed", 0)), n_tasks)
     tracking = velocity_tracking(run.method, run.suite, tasks, run.seed)
     row: dict[str, Any] = {
-        "run": f"{run.record['suite']}/{run.record['method']}/seed={run.seed}",
+        "run": str(run_dir),
         "env_steps": run.env_steps,
         "tasks": len(tasks),
     }

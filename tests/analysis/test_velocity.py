@@ -160,7 +160,7 @@ def test_tracking_script_on_a_smoke_run(tmp_path: Path, capsys: pytest.CaptureFi
     out_json = tmp_path / "rows.json"
     assert script.main([str(job.run_dir), "--tasks", "3", "--json", str(out_json)]) == 0
     text = capsys.readouterr().out
-    assert "| cheetah-vel/sac-mt/seed=0 | 800 | 3 |" in text
+    assert f"| {job.run_dir} | 800 | 3 |" in text
     assert "collect (s/it)" in text
     rows = json.loads(out_json.read_text())
     assert rows[0]["tasks"] == 3 and rows[0]["env_steps"] == 800
