@@ -60,8 +60,9 @@ def unknown_name_message(kind: str, name: str, valid: Iterable[str]) -> str:
 class Registry(Generic[T]):
     """A name -> object mapping that refuses duplicates and explains unknown names."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, modules: tuple[str, ...] = ()) -> None:
         self.kind = kind
+        self.modules = modules
         self._items: dict[str, T] = {}
 
     def add(self, name: str, item: T) -> None:
@@ -77,16 +78,25 @@ class Registry(Generic[T]):
         except KeyError:
             raise UnknownNameError(unknown_name_message(self.kind, name, self._items)) from None
 
+    def _rank(self, item: T) -> int:
+        module = item.__module__ if isinstance(item, type) else type(item).__module__
+        for i, prefix in enumerate(self.modules):
+            if module == prefix or module.startswith(prefix + "."):
+                return i
+        return len(self.modules)
+
     def names(self) -> list[str]:
-        """Registered names in registration order."""
-        return list(self._items)
+        """Registered names: built-ins in the order of ``modules``, then third-party ones, each part in
+        registration order (so the order does not depend on which module a program imported first)."""
+        order = {name: i for i, name in enumerate(self._items)}
+        return sorted(self._items, key=lambda n: (self._rank(self._items[n]), order[n]))
 
     def __contains__(self, name: object) -> bool:
         return name in self._items
 
 
-_SUITES: Registry[Suite] = Registry("suite")
-_METHODS: Registry[type[Method]] = Registry("method")
+_SUITES: Registry[Suite] = Registry("suite", BUILTIN_SUITE_MODULES)
+_METHODS: Registry[type[Method]] = Registry("method", BUILTIN_METHOD_MODULES)
 _loaded = {"builtins": False}
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import subprocess
+import sys
 
 import pytest
 
@@ -167,3 +169,17 @@ def test_methods_resolve_in_order() -> None:
     assert [m.name for m in picked] == [names[-1], "random"]
     with pytest.raises(ValueError, match="no method"):
         resolve_methods("")
+
+
+def test_listing_order_does_not_depend_on_import_order() -> None:
+    """A program that imports suites.mujoco before the registry loads the built-ins lists the same order."""
+    code = (
+        "import suites.mujoco, methods.moss\n"
+        "from harness.registry import list_suites, list_methods\n"
+        "print([s.name for s in list_suites()]); print(list_methods())"
+    )
+    plain = "from harness.registry import list_suites, list_methods\n" + code.split("\n", 1)[1]
+    outs = [subprocess.run([sys.executable, "-c", c], capture_output=True, text=True, check=True).stdout
+            for c in (code, plain)]
+    assert outs[0] == outs[1]
+    assert outs[1].startswith("['point-goal'")
