@@ -27,6 +27,7 @@ import pandas as pd
 
 from harness import store
 from harness.analysis.velocity import velocity_tracking
+from harness.runner import load_plugins
 from harness.trained import load_run
 
 
@@ -94,12 +95,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="first step of the 'late' columns (after acceleration; default 100 of 200)")
     parser.add_argument("--device", default="cpu", help="auto, cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
+    parser.add_argument("--plugin", action="append", default=[],
+                        help="import MODULE (or FILE.py) first, e.g. the plugin that registered the method")
     args = parser.parse_args(argv)
     if args.tasks is not None and args.tasks < 1:
         parser.error(f"--tasks must be >= 1, got {args.tasks}")
     try:
+        load_plugins(args.plugin)
         rows = [measure(d, args.tasks, args.start, args.device) for d in args.runs]
-    except (FileNotFoundError, ValueError, KeyError) as err:
+    except (FileNotFoundError, ValueError, KeyError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(markdown(rows, args.start))
