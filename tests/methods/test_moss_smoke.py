@@ -12,19 +12,13 @@ import pytest
 from harness import store
 from harness.registry import get_method, get_suite, list_suites
 from harness.runner import Job, run_job
+from tests.helpers import suite_marks
 
 ABLATIONS = ["moss-no-gmm", "moss-no-contrastive", "moss-traj", "moss-ps"]
 TIMING = ["collect_seconds", "encoder_seconds", "policy_seconds"]  # collect_seconds: from the runner
 
 
-def _marks(suite_name: str) -> list[pytest.MarkDecorator]:
-    group = get_suite(suite_name).group
-    if group.startswith("metaworld"):
-        return [pytest.mark.metaworld]
-    return [] if group == "toy" else [pytest.mark.mujoco]
-
-
-SUITES = [pytest.param(s.name, marks=_marks(s.name)) for s in list_suites()]
+SUITES = [pytest.param(s.name, marks=suite_marks(s.name)) for s in list_suites()]
 
 
 def _run(tmp_path: Path, suite: str, method: str) -> Path:

@@ -14,16 +14,9 @@ import pytest
 from harness import store
 from harness.registry import get_suite, list_suites
 from harness.runner import Job, run_job
+from tests.helpers import suite_marks
 
-
-def _marks(suite_name: str) -> list[pytest.MarkDecorator]:
-    group = get_suite(suite_name).group
-    if group.startswith("metaworld"):
-        return [pytest.mark.metaworld]
-    return [] if group == "toy" else [pytest.mark.mujoco]
-
-
-SUITES = [pytest.param(s.name, marks=_marks(s.name)) for s in list_suites()]
+SUITES = [pytest.param(s.name, marks=suite_marks(s.name)) for s in list_suites()]
 FULL_TRIAL = {"walker-rand-params"}
 
 

@@ -14,6 +14,7 @@ from harness.rollout import Budget
 from methods.common.trials import ActionRecorder, TrialBatch
 from methods.rl2 import RL2, RL2Config
 from methods.rl2.method import RL2Agent
+from tests.helpers import second_train_step
 
 SMALL = RL2Config(num_processes=2, policy_num_steps=1, gru_hidden=16, latent_dim=8, policy_layers=(16,))
 
@@ -73,20 +74,7 @@ def test_online_actions_match_sequence_recompute() -> None:
 
 
 def test_train_step_and_resume_are_deterministic() -> None:
-    suite = get_suite("point-goal")
-
-    def run(resume: bool) -> dict[str, float]:
-        method = _method(1)
-        collector = Collector(suite, suite.train_tasks(1, 4), 1, Budget(10_000))
-        method.train_step(collector)
-        if resume:
-            state = method.state_dict()
-            method = _method(7)
-            method.load_state_dict(state)
-        torch.manual_seed(3)
-        return method.train_step(collector)
-
-    a, b = run(False), run(True)
+    a, b = second_train_step(_method, resume=False), second_train_step(_method, resume=True)
     assert a == b and np.isfinite(a["ppo_loss"])
     assert RL2.published_budget(get_suite("cheetah-vel")) == 100_000_000
     assert RL2.published_budget(get_suite("point-goal")) is None and RL2.eval_episodes == 2

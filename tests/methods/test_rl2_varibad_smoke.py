@@ -13,17 +13,11 @@ import pandas as pd
 import pytest
 
 from harness import store
-from harness.registry import get_suite, list_suites
+from harness.registry import list_suites
 from harness.runner import Job, run_job
+from tests.helpers import suite_marks
 
 METHODS = ["rl2", "varibad"]
-
-
-def _marks(suite_name: str) -> list[pytest.MarkDecorator]:
-    group = get_suite(suite_name).group
-    if group.startswith("metaworld"):
-        return [pytest.mark.metaworld]
-    return [] if group == "toy" else [pytest.mark.mujoco]
 
 
 def _cases() -> list:
@@ -34,7 +28,7 @@ def _cases() -> list:
         else:
             m = METHODS[k % 2]
             k += 1
-            cases.append(pytest.param(s.name, m, marks=_marks(s.name), id=f"{s.name}-{m}"))
+            cases.append(pytest.param(s.name, m, marks=suite_marks(s.name), id=f"{s.name}-{m}"))
     return cases
 
 

@@ -16,6 +16,7 @@ from methods.common.trials import ActionRecorder, TrialBatch
 from methods.varibad import Varibad, VaribadConfig
 from methods.varibad.method import VaribadAgent
 from methods.varibad.vae import consecutive_kl, elbo_loss, gaussian_kl, subsample
+from tests.helpers import second_train_step
 
 SMALL = VaribadConfig(num_processes=2, policy_num_steps=1, gru_hidden=16, policy_layers=(16,),
                       vae_subsample_elbos=None, vae_subsample_decodes=None, vae_batch_num_trajs=2,
@@ -118,20 +119,7 @@ def test_online_beliefs_and_actions_match_sequence_recompute() -> None:
 
 
 def test_train_step_vae_update_and_resume() -> None:
-    suite = get_suite("point-goal")
-
-    def run(resume: bool) -> dict[str, float]:
-        method = _method(1)
-        collector = Collector(suite, suite.train_tasks(1, 4), 1, Budget(10_000))
-        method.train_step(collector)
-        if resume:
-            state = method.state_dict()
-            method = _method(7)
-            method.load_state_dict(state)
-        torch.manual_seed(3)
-        return method.train_step(collector)
-
-    a, b = run(False), run(True)
+    a, b = second_train_step(_method, resume=False), second_train_step(_method, resume=True)
     assert a == b
     assert {"vae_loss", "vae_kl", "vae_rew_loss", "ppo_loss"} <= set(a)
     assert Varibad.published_budget(get_suite("walker-rand-params")) == 100_000_000
