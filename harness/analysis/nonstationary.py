@@ -96,6 +96,13 @@ def aggregate_over_seeds(
     return pd.DataFrame(rows, columns=["suite", "method", by, "point", "lo", "hi", "n_runs"])
 
 
+def linear_readout(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """In-sample least-squares predictions of ``y [n, k]`` (or ``[n]``) from ``[z, 1]`` (``z [n, d]``)."""
+    design = np.hstack([z, np.ones((len(z), 1))])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    return design @ coef
+
+
 def belief_probe_error(traces: pd.DataFrame, key: str = "mean") -> pd.DataFrame:
     """How well a linear read-out of the belief recovers the true task, per step.
 
@@ -113,10 +120,8 @@ def belief_probe_error(traces: pd.DataFrame, key: str = "mean") -> pd.DataFrame:
         run = _sorted(run)
         z = stack_column(run[col])
         y = stack_column(run["true_task"])
-        design = np.hstack([z, np.ones((len(z), 1))])
-        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
         scale = np.sqrt(np.mean(np.sum((y - y.mean(axis=0)) ** 2, axis=1)))
-        err = np.linalg.norm(design @ coef - y, axis=1) / (scale if scale > 0 else 1.0)
+        err = np.linalg.norm(linear_readout(z, y) - y, axis=1) / (scale if scale > 0 else 1.0)
         parts.append(run.assign(probe_error=err))
     if not parts:
         return traces.iloc[0:0].assign(probe_error=pd.Series(dtype=float))

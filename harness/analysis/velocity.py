@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from harness.analysis.nonstationary import linear_readout
 from harness.evaluation import BeliefRecorder
 from harness.rollout import EnvPool, run_trial
 
@@ -91,9 +92,7 @@ class VelocityTracking:
         y = self.target[:, start:].reshape(-1)
         if len(y) < 2 or np.var(y) == 0:
             return float("nan")
-        design = np.hstack([z, np.ones((len(z), 1))])
-        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-        return float(1.0 - np.mean((design @ coef - y) ** 2) / np.var(y))
+        return float(1.0 - np.mean((linear_readout(z, y) - y) ** 2) / np.var(y))
 
 
 def _corr(x: np.ndarray, y: np.ndarray) -> float:
