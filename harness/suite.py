@@ -93,6 +93,13 @@ class Suite(ABC):
 
     #: Largest number of tasks a split can hold (finite benchmarks such as Meta-World ML1 set it).
     max_tasks: ClassVar[int | None] = None
+    #: Declared observation and action sizes (``None``: measured on a built env, see :attr:`spec`). Every
+    #: built-in suite declares them, so ``harness list`` builds no env; ``tests/suites/test_contract.py``
+    #: checks each declaration against a built env.
+    obs_dim: ClassVar[int | None] = None
+    act_dim: ClassVar[int | None] = None
+    #: Declared length of ``Task.vector()`` (``None``: read from one training task, which builds no env).
+    task_dim: ClassVar[int | None] = None
 
     # --------------------------------------------------------------------------------------- tasks
 
@@ -132,7 +139,19 @@ class Suite(ABC):
 
     @functools.cached_property
     def spec(self) -> EnvSpec:
-        """Observation, action and task dimensions (built once from a training task)."""
+        """Observation, action and task dimensions, computed once: the declared ``obs_dim``, ``act_dim``
+        and ``task_dim`` where set; an env is built (:meth:`measure_spec`) only if ``obs_dim`` or
+        ``act_dim`` is undeclared, and an undeclared ``task_dim`` is read from one training task."""
+        if self.obs_dim is None or self.act_dim is None:
+            return self.measure_spec()
+        task_dim = self.task_dim
+        if task_dim is None:
+            task_dim = int(self.train_tasks(0, 1)[0].vector().shape[0])
+        return EnvSpec(self.obs_dim, self.act_dim, task_dim)
+
+    def measure_spec(self) -> EnvSpec:
+        """Dimensions measured on an env built for the first training task of seed 0 (declarations
+        ignored; the env is closed again)."""
         task = self.train_tasks(0, 1)[0]
         env = self.make_env(task, 0)
         try:

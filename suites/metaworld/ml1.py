@@ -44,7 +44,7 @@ import metaworld
 import numpy as np
 
 from harness.registry import register_suite
-from harness.suite import EnvSpec, Split, Suite, Task
+from harness.suite import Split, Suite, Task
 
 #: Goal configurations per split in Meta-World ML1 (``metaworld._N_GOALS``).
 ML1_TASKS_PER_SPLIT = 50
@@ -177,12 +177,11 @@ class ML1Suite(Suite):
     metric: Literal["return", "success"] = "success"
 
     max_tasks: ClassVar[int | None] = ML1_TASKS_PER_SPLIT
-
-    @functools.cached_property
-    def spec(self) -> EnvSpec:
-        """39-D observation, 4-D action, 6-D task vector: constants of Meta-World's Sawyer envs, so listing
-        the suite builds no benchmark (~1 s); ``tests/suites/test_contract.py`` checks them against an env."""
-        return EnvSpec(obs_dim=OBS_DIM, act_dim=ACT_DIM, task_dim=TASK_DIM)
+    # Constants of Meta-World's Sawyer envs, declared so that ``spec`` builds no benchmark (~1 s);
+    # ``tests/suites/test_contract.py`` checks them against an env.
+    obs_dim: ClassVar[int | None] = OBS_DIM
+    act_dim: ClassVar[int | None] = ACT_DIM
+    task_dim: ClassVar[int | None] = TASK_DIM
 
     def _tasks(self, seed: int, n: int | None, split: Split) -> list[Task]:
         # The harness seed is the ML1 seed (not a derived stream), as in Meta-World's examples.

@@ -134,6 +134,9 @@ class AntDirSuite(MujocoSuite):
     n_test: int = 2
     description: str = "Ant, run forward or backward (PEARL forward_backward=True)"
     max_tasks: ClassVar[int | None] = 2
+    # AntDirEnv: 27-D observation, 8 actuators (module docstring).
+    obs_dim: ClassVar[int | None] = 27
+    act_dim: ClassVar[int | None] = 8
 
     def sample_tasks(self, rng: np.random.Generator, n: int, split: Split) -> list[Task]:
         return [PlanarDirectionTask(angle=g) for g in (0.0, float(np.pi))[:n]]
@@ -156,6 +159,9 @@ class AntGoalSuite(MujocoSuite):
     n_train: int = 150
     n_test: int = 30
     description: str = "Ant, navigate to a goal uniform on the disc of radius 3 (PEARL/VariBAD)"
+    # AntGoalEnv: 107-D observation, 8 actuators (module docstring).
+    obs_dim: ClassVar[int | None] = 107
+    act_dim: ClassVar[int | None] = 8
 
     def sample_tasks(self, rng: np.random.Generator, n: int, split: Split) -> list[Task]:
         angles = rng.uniform(0.0, 2 * np.pi, size=n)

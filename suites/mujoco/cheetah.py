@@ -92,6 +92,9 @@ class CheetahVelSuite(MujocoSuite):
     low: float = 0.0
     high: float = 3.0
     description: str = "HalfCheetah, target forward velocity U(0, 3) (PEARL/VariBAD)"
+    # HalfCheetahTaskEnv: 20-D observation, 6 actuators (module docstring).
+    obs_dim: ClassVar[int | None] = 20
+    act_dim: ClassVar[int | None] = 6
 
     def sample_tasks(self, rng: np.random.Generator, n: int, split: Split) -> list[Task]:
         return [VelocityTask(velocity=float(v)) for v in rng.uniform(self.low, self.high, size=n)]
@@ -110,6 +113,9 @@ class CheetahDirSuite(MujocoSuite):
     n_test: int = 2
     description: str = "HalfCheetah, run forward or backward (PEARL/VariBAD)"
     max_tasks: ClassVar[int | None] = 2
+    # HalfCheetahTaskEnv: 20-D observation, 6 actuators (module docstring).
+    obs_dim: ClassVar[int | None] = 20
+    act_dim: ClassVar[int | None] = 6
 
     def sample_tasks(self, rng: np.random.Generator, n: int, split: Split) -> list[Task]:
         return [DirectionTask(direction=d) for d in (1.0, -1.0)[:n]]

@@ -23,6 +23,7 @@ Reset: ``qpos, qvel += U(-0.01, 0.01)`` (gym Humanoid).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -80,6 +81,9 @@ class HumanoidDirSuite(MujocoSuite):
     n_train: int = 100
     n_test: int = 30
     description: str = "Humanoid, run in a direction U(0, 2 pi) (PEARL/VariBAD)"
+    # HumanoidDirEnv: 348-D observation, 17 actuators (module docstring).
+    obs_dim: ClassVar[int | None] = 348
+    act_dim: ClassVar[int | None] = 17
 
     def sample_tasks(self, rng: np.random.Generator, n: int, split: Split) -> list[Task]:
         return [PlanarDirectionTask(angle=float(g)) for g in rng.uniform(0.0, 2 * np.pi, size=n)]

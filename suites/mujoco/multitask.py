@@ -129,6 +129,9 @@ class CheetahMultiTaskSuite(_MultiTaskSuite):
     n_test: int = 35
     description: str = "HalfCheetah, 4 base tasks: velocity, goal, stand, jump (fwd/back variants; TIGR)"
     variants: ClassVar[tuple[Variant, ...]] = CHEETAH_VARIANTS
+    # HalfCheetahTaskEnv: 20-D observation, 6 actuators.
+    obs_dim: ClassVar[int | None] = 20
+    act_dim: ClassVar[int | None] = 6
 
     def _task(self, variant: Variant, value: float) -> Task:
         return CheetahMultiTask(base_id=variant.base_id, variant=variant.name, target=value)
@@ -162,6 +165,9 @@ class AntMultiTaskSuite(_MultiTaskSuite):
     n_test: int = 45
     description: str = "Ant, 3 base tasks: velocity and goal (4 directions each), jump (TIGR)"
     variants: ClassVar[tuple[Variant, ...]] = ANT_VARIANTS
+    # AntMultiEnv: 29-D observation ``[qpos, qvel]``, 8 actuators.
+    obs_dim: ClassVar[int | None] = 29
+    act_dim: ClassVar[int | None] = 8
 
     def _task(self, variant: Variant, value: float) -> Task:
         if variant.base_id == 2:

@@ -25,6 +25,7 @@ torso angle). Observation 17-D ``[qpos[1:], clip(qvel, -10, 10)]``. Reset: ``qpo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import gymnasium as gym
 import mujoco
@@ -98,6 +99,9 @@ class WalkerRandParamsSuite(MujocoSuite):
     n_train: int = 40
     n_test: int = 10
     description: str = "Walker2d with randomized mass, inertia, damping and friction (rand_param_envs)"
+    # WalkerRandParamsEnv: 17-D observation, 6 actuators (module docstring).
+    obs_dim: ClassVar[int | None] = 17
+    act_dim: ClassVar[int | None] = 6
 
     def sample_tasks(self, rng: np.random.Generator, n: int, split: Split) -> list[Task]:
         model = compiled_model(XML_FILE)

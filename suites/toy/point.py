@@ -19,7 +19,7 @@ VariBAD and PEARL papers (goal on a half circle of radius 1).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -106,6 +106,9 @@ class PointGoalSuite(Suite):
     n_train: int = 40
     n_test: int = 20
     description: str = "2-D point robot, goal on a half circle, dense reward (toy)"
+    # Position observation, 2-D move action (module docstring).
+    obs_dim: ClassVar[int | None] = 2
+    act_dim: ClassVar[int | None] = 2
 
     def sample_tasks(self, rng: np.random.Generator, n: int, split: Split) -> list[Task]:
         return _half_circle_goals(rng, n)
@@ -147,6 +150,9 @@ class PointMultiTaskSuite(Suite):
     n_train: int = 40
     n_test: int = 20
     description: str = "2-D point robot with two base tasks: goal reaching and direction following (toy)"
+    # Position observation, 2-D move action (module docstring).
+    obs_dim: ClassVar[int | None] = 2
+    act_dim: ClassVar[int | None] = 2
 
     def sample_tasks(self, rng: np.random.Generator, n: int, split: Split) -> list[Task]:
         tasks: list[Task] = []

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
 from harness.registry import list_suites
-from harness.suite import Suite, Task
+from harness.suite import EnvSpec, Suite, Task
+from suites.toy import PointGoalSuite
 
 SUITES = list_suites()
 
@@ -226,3 +227,33 @@ def test_spec_and_summary(suite: Suite) -> None:
     assert suite.metric in ("return", "success")
     assert suite.horizon > 0
     json.dumps(row)
+
+
+def test_declared_dimensions_match_a_built_env(suite: Suite) -> None:
+    """Built-in suites declare ``obs_dim`` and ``act_dim`` (so ``spec`` and ``harness list`` build no env),
+    and no declaration may drift from what a built env measures."""
+    if type(suite).__module__.startswith("suites."):
+        assert suite.obs_dim is not None and suite.act_dim is not None, f"{suite.name}: declare the dims"
+    measured = suite.measure_spec()
+    for dim in ("obs_dim", "act_dim", "task_dim"):
+        declared = getattr(suite, dim)
+        assert declared is None or declared == getattr(measured, dim), (suite.name, dim, declared, measured)
+    assert suite.spec == measured
+
+
+def test_spec_builds_an_env_only_for_undeclared_dimensions() -> None:
+    calls: list[Task] = []
+
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class Counted(PointGoalSuite):
+        def make_env(self, task: Task, seed: int) -> gym.Env:
+            calls.append(task)
+            return super().make_env(task, seed)
+
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class Undeclared(Counted):
+        obs_dim: ClassVar[int | None] = None
+
+    assert Counted().spec == EnvSpec(obs_dim=2, act_dim=2, task_dim=2) and calls == []
+    assert Undeclared().spec == EnvSpec(obs_dim=2, act_dim=2, task_dim=2) and len(calls) == 1
+
