@@ -1,9 +1,11 @@
 """Registries of suites and methods.
 
 Suites and methods register themselves by name; groups of suites are names too. Built-in suites and methods
-are imported lazily on first lookup (``_load_builtins``), and third-party packages register through the
+are imported lazily on first lookup, and third-party packages register through the
 ``metarl_harness.suites`` / ``metarl_harness.methods`` entry-point groups (each entry point names a module
-or a callable that performs the ``register_*`` calls).
+or a callable that performs the ``register_*`` calls). A suite lookup imports the built-in suite packages
+and the suite entry points only (``_load_builtin_suites``: no torch, so ``harness list`` stays fast); a
+method lookup imports those and then the method packages and method entry points (``_load_builtin_methods``).
 
 Registries are plain objects held by this module; registering the same name twice is an error, so a typo or
 a double import is caught at once. Unknown names fail with the list of valid names and the closest match.
@@ -97,7 +99,7 @@ class Registry(Generic[T]):
 
 _SUITES: Registry[Suite] = Registry("suite", BUILTIN_SUITE_MODULES)
 _METHODS: Registry[type[Method]] = Registry("method", BUILTIN_METHOD_MODULES)
-_loaded = {"builtins": False}
+_loaded = {"suites": False, "methods": False}
 
 
 def _load_entry_points(group: str) -> None:
@@ -107,19 +109,33 @@ def _load_entry_points(group: str) -> None:
             obj()
 
 
-def _load_builtins() -> None:
-    """Import built-in suite and method packages and entry points once (they call ``register_*``)."""
-    if _loaded["builtins"]:
-        return
-    _loaded["builtins"] = True
-    for module in (*BUILTIN_SUITE_MODULES, *BUILTIN_METHOD_MODULES):
+def _import_builtins(modules: tuple[str, ...]) -> None:
+    for module in modules:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as err:
             # A built-in package that is not written yet is skipped; a missing dependency is not.
             if err.name is None or not module.startswith(err.name):
                 raise
+
+
+def _load_builtin_suites() -> None:
+    """Import the built-in suite packages and the suite entry points once (they call ``register_suite``)."""
+    if _loaded["suites"]:
+        return
+    _loaded["suites"] = True
+    _import_builtins(BUILTIN_SUITE_MODULES)
     _load_entry_points(SUITE_ENTRY_POINT_GROUP)
+
+
+def _load_builtin_methods() -> None:
+    """Load the suites (as above), then import the built-in method packages and the method entry points
+    once (they call ``register_method``; this is what imports torch)."""
+    _load_builtin_suites()
+    if _loaded["methods"]:
+        return
+    _loaded["methods"] = True
+    _import_builtins(BUILTIN_METHOD_MODULES)
     _load_entry_points(METHOD_ENTRY_POINT_GROUP)
 
 
@@ -136,7 +152,7 @@ def register_suite(suite: Suite) -> Suite:
 
 def suite_groups() -> dict[str, list[str]]:
     """Group name -> suite names in registration order (``all`` included)."""
-    _load_builtins()
+    _load_builtin_suites()
     groups: dict[str, list[str]] = {}
     for name in _SUITES.names():
         groups.setdefault(_SUITES.get(name).group, []).append(name)
@@ -146,7 +162,7 @@ def suite_groups() -> dict[str, list[str]]:
 
 def get_suite(name: str) -> Suite:
     """Return the suite registered as ``name``; unknown names list every suite and group."""
-    _load_builtins()
+    _load_builtin_suites()
     if name not in _SUITES:
         raise UnknownNameError(unknown_name_message("suite", name, [*_SUITES.names(), *suite_groups()]))
     return _SUITES.get(name)
@@ -154,7 +170,7 @@ def get_suite(name: str) -> Suite:
 
 def list_suites(group: str | None = None) -> list[Suite]:
     """All suites, or those of ``group`` (``all`` means every suite)."""
-    _load_builtins()
+    _load_builtin_suites()
     if group is None:
         return [_SUITES.get(n) for n in _SUITES.names()]
     groups = suite_groups()
@@ -165,7 +181,7 @@ def list_suites(group: str | None = None) -> list[Suite]:
 
 def resolve_suites(spec: str) -> list[Suite]:
     """Expand a comma-separated list of suite and group names into suites (order kept, no duplicates)."""
-    _load_builtins()
+    _load_builtin_suites()
     groups = suite_groups()
     out: dict[str, Suite] = {}
     for part in [p.strip() for p in spec.split(",") if p.strip()]:
@@ -198,13 +214,13 @@ def register_method(name: str) -> Callable[[M], M]:
 
 def get_method(name: str) -> type[Method]:
     """Return the method class registered as ``name``; unknown names list every method."""
-    _load_builtins()
+    _load_builtin_methods()
     return _METHODS.get(name)
 
 
 def list_methods() -> list[str]:
     """Names of every registered method."""
-    _load_builtins()
+    _load_builtin_methods()
     return _METHODS.names()
 
 

@@ -15,14 +15,15 @@ from collections.abc import Sequence
 SUBCOMMANDS: tuple[str, ...] = ("run", "list", "compare", "report", "sweep")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser of ``harness``."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of ``harness``: every subcommand, or only ``command`` (then no other subcommand
+    module is imported: ``harness list`` does not pay for the imports of ``harness run``)."""
     parser = argparse.ArgumentParser(
         prog="harness", description="Benchmark and evaluation harness for meta-reinforcement learning."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in SUBCOMMANDS:
+    for name in SUBCOMMANDS if command is None else (command,):
         try:
             module = importlib.import_module(f"harness.cli.{name}_cmd")
         except ModuleNotFoundError as err:
@@ -35,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # The first word is the subcommand (``harness`` has no options of its own besides --help); anything
+    # else (--help, a typo) gets the full parser and its message.
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(first if first in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -102,3 +102,22 @@ def test_python_dash_m_harness_list_json() -> None:
     builtin = [s.name for s in list_suites() if type(s).__module__.startswith("suites.")]
     assert [row["name"] for row in rows if row["name"] in builtin] == builtin
     assert len(builtin) >= 9 and all(set(row) == set(list_suites()[0].summary()) for row in rows)
+
+
+def test_plain_list_imports_neither_torch_nor_the_methods() -> None:
+    """``python -m harness list`` reads the suites only: no torch, no method package, no runner."""
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['harness', 'list']\n"
+        "try:\n"
+        "    runpy.run_module('harness', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit as stop:\n"
+        "    assert stop.code == 0, stop.code\n"
+        "heavy = ['torch', 'methods', 'harness.runner', 'pandas']\n"
+        "print('LOADED', *[m for m in heavy if m in sys.modules])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "LOADED"
