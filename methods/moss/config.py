@@ -81,6 +81,14 @@ class MossConfig:
     """Training tasks per encoder batch (each gives batch_size_reconstruction / contrastive_tasks windows);
     the other tasks' windows are the negatives [inferred: not given]."""
 
+    retain_hidden: bool = False
+    """Online inference only. False: the belief the agent acts on at step t comes from the local context,
+    the last ``time_steps`` transitions of the episode, by a GRU pass from the empty hidden state, the same
+    computation as in encoder training and in the SAC batches (TIGR's rollout worker does the same). True:
+    one GRU hidden state is carried from the first step of the episode, so after ``time_steps`` steps the
+    policy acts on beliefs from longer histories than it was trained on [paper: retain_hidden "-" for
+    Cheetah-Vel and Cheetah-Multi-Task, True for ML1 Push (``hparams.yaml``)]."""
+
     # ---------------------------------------------------------------------------------------- policy
     sac_layer_size: int = 300
     """Width of the actor and critic hidden layers [paper: sac_layer_size = 300]."""

@@ -117,8 +117,9 @@ class Moss(Method):
     # ------------------------------------------------------------------------------------------- agent
 
     def agent(self, num_envs: int) -> MossAgent:
-        return MossAgent(self.inference.encoder, self.policy, num_envs, self.config.online_inference,
-                         self.config.bayes_adaptive, self.device)
+        cfg = self.config
+        return MossAgent(self.inference.encoder, self.policy, num_envs, cfg.online_inference,
+                         cfg.bayes_adaptive, self.device, None if cfg.retain_hidden else cfg.time_steps)
 
     # -------------------------------------------------------------------------------------- training
 

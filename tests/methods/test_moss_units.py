@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,7 +15,13 @@ from methods.common.replay import MultiTaskReplay, SequenceBatch, TransitionBatc
 from methods.moss.agent import MossAgent
 from methods.moss.config import MossConfig
 from methods.moss.encoder import GMVAEEncoder, Posterior
-from methods.moss.inference import TaskInference, belief_feature_dim, flatten_tasks, left_align
+from methods.moss.inference import (
+    TaskInference,
+    belief_feature_dim,
+    flatten_tasks,
+    left_align,
+    policy_features,
+)
 from methods.moss.losses import categorical_kl, gaussian_kl, info_nce, mixture_kl
 from methods.moss.policy import BeliefSAC
 
@@ -342,3 +349,73 @@ def test_temperature_is_fixed_unless_learned(learn: bool) -> None:
         assert policy.state_dict()["sac"]["log_alpha"] == pytest.approx(math.log(float(stats["alpha"])))
     else:
         assert float(stats["alpha"]) == pytest.approx(0.2) and policy.sac.alpha_opt is None
+
+
+# ------------------------------------------------------------- acting-time vs training-time beliefs
+
+
+def test_window_agent_acts_on_the_beliefs_the_policy_is_trained_on() -> None:
+    """The default agent (``retain_hidden=False``) acts at every step on exactly the belief the SAC batches
+    compute for that transition (the ``time_steps`` transitions before it); the carried hidden state of
+    ``retain_hidden=True`` does not once the episode is longer than the window. If acting and training
+    beliefs drift apart again (the cause of MoSS standing still on cheetah-vel), this fails."""
+    from harness.collector import Collector
+    from harness.config import method_config
+    from harness.context import RunContext
+    from harness.registry import get_method, get_suite
+    from harness.rollout import Budget, EnvPool, run_trial
+
+    suite = get_suite("point-goal-nonstat")  # 100-step episodes, windows of 16 (smoke) slide
+    cls = get_method("moss")
+    method: Any = cls(method_config(cls, suite, "smoke"))
+    method.setup(suite, suite.train_tasks(0, 2), RunContext(seed=0))
+    method.train_step(Collector(suite, suite.train_tasks(0, 2), 0, Budget(10_000)))
+    w = method.config.time_steps
+    assert not method.config.retain_hidden and w < suite.horizon
+    # A barely trained GRU forgets within a few steps, which would hide a carried hidden state; larger
+    # recurrent weights give it the long memory a trained encoder has.
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in method.inference.encoder.gru.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen))
+
+    class Recorder:
+        """Wraps an agent; records the policy features of the belief it acts on at each step."""
+
+        def __init__(self, agent: MossAgent) -> None:
+            self.agent, self.features = agent, []
+
+        def reset(self, task_boundary: bool) -> None:
+            self.agent.reset(task_boundary)
+
+        def act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
+            self.features.append(policy_features(self.agent._posterior(), True))
+            return self.agent.act(obs, deterministic)
+
+        def observe(self, step: StepBatch) -> None:
+            self.agent.observe(step)
+
+    def acting_beliefs(retain: bool) -> tuple[Any, torch.Tensor]:
+        method.config = dataclasses.replace(method.config, retain_hidden=retain)
+        rec = Recorder(method.agent(2))
+        pool = EnvPool(suite, suite.test_tasks(0, 2), 0, "eval", task_obs=False)
+        rollout, _ = run_trial(pool, [0, 1], rec, 1, True)  # type: ignore[arg-type]
+        pool.close()
+        return rollout, torch.stack(rec.features, dim=1)  # [N, T, F]
+
+    rollout, acted = acting_beliefs(retain=False)
+    replay = MultiTaskReplay(2, suite.spec.obs_dim, suite.spec.act_dim, 1000, np.random.default_rng(0))
+    replay.add_rollout(rollout)
+    t = suite.horizon
+    for env in range(2):
+        seq = replay.buffer(env).gather_sequences(np.arange(t), w + 1, include_current=True)
+        trained, _ = method.inference.transition_beliefs(seq)  # [T, F]: what SAC sees for each transition
+        torch.testing.assert_close(acted[env], trained, atol=1e-4, rtol=1e-4)
+    # The carried hidden state gives other beliefs after the first window (same trajectory rebuilt).
+    carried_rollout, carried = acting_beliefs(retain=True)
+    replay.clear()
+    replay.add_rollout(carried_rollout)
+    seq = replay.buffer(0).gather_sequences(np.arange(t), w + 1, include_current=True)
+    trained, _ = method.inference.transition_beliefs(seq)
+    torch.testing.assert_close(carried[0, : w + 1], trained[: w + 1], atol=1e-4, rtol=1e-4)
+    assert float((carried[0, w + 1 :] - trained[w + 1 :]).abs().max()) > 0.1

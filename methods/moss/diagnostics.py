@@ -1,0 +1,150 @@
+"""Does the belief MoSS acts on match the belief its policy was trained on?
+
+The SAC batches (:meth:`methods.moss.inference.TaskInference.window_transitions`) compute the belief of a
+transition from a context window of at most ``time_steps`` transitions before it, by a GRU pass from the
+empty hidden state; the encoder is trained on the same windows. An agent that carries one hidden state from
+the first step of an episode (``retain_hidden=True``) acts, after ``time_steps`` steps, on beliefs from
+longer histories, which neither the encoder nor the policy ever saw. This module recomputes both beliefs
+for the same stored trajectories, so the gap can be measured as a function of the step in the episode:
+
+* :func:`carried_beliefs`: policy features before each step with the hidden state carried from step 0;
+* :func:`window_beliefs`: policy features before each step from the last ``window`` transitions only;
+* :func:`belief_gap`: per range of steps, how far apart the two are (in units of the spread of the
+  training-time beliefs) and how much of the task a read-out fitted on training-time beliefs still finds in
+  the carried ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from methods.moss.encoder import GMVAEEncoder, transition_features
+from methods.moss.inference import policy_features
+
+#: Default step ranges ``[start, end)`` of :func:`belief_gap` for 200-step episodes and 64-step windows.
+DEFAULT_BUCKETS: tuple[tuple[int, int], ...] = ((0, 16), (16, 32), (32, 64), (64, 100), (100, 150),
+                                                (150, 200))
+
+
+def episode_features(
+    obs: np.ndarray, action: np.ndarray, reward: np.ndarray, next_obs: np.ndarray, device: torch.device
+) -> torch.Tensor:
+    """Raw encoder input ``[N, T, D]`` of ``N`` episodes of ``T`` steps (``obs [N, T, obs_dim]``, ...)."""
+    def t(x: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
+
+    return transition_features(t(obs), t(action), t(reward), t(next_obs))
+
+
+@torch.no_grad()
+def carried_beliefs(
+    encoder: GMVAEEncoder, features: torch.Tensor, bayes_adaptive: bool = True
+) -> torch.Tensor:
+    """``[N, T, F]`` policy features of the belief before each step, hidden state carried from step 0.
+
+    Args:
+        encoder: the task encoder.
+        features: ``[N, T, D]`` raw transition features of whole episodes (step 0 first).
+        bayes_adaptive: mean and log-variance (True) or a sample (False) of the most likely component.
+    """
+    hidden = encoder.rollout(features)  # [N, T + 1, H]
+    return policy_features(encoder.posterior(hidden[:, :-1]), bayes_adaptive)
+
+
+@torch.no_grad()
+def window_beliefs(
+    encoder: GMVAEEncoder, features: torch.Tensor, window: int, bayes_adaptive: bool = True
+) -> torch.Tensor:
+    """``[N, T, F]`` policy features of the belief before each step from at most ``window`` transitions.
+
+    The belief before step ``t`` is the GRU state after transitions ``max(0, t - window) .. t - 1``, started
+    from the empty hidden state: the computation of the encoder's training windows and of the SAC batches.
+
+    Args:
+        encoder: the task encoder.
+        features: ``[N, T, D]`` raw transition features of whole episodes (step 0 first).
+        window: context length (``time_steps``).
+        bayes_adaptive: as in :func:`carried_beliefs`.
+    """
+    n, t_max, d = features.shape
+    steps = torch.arange(t_max, device=features.device)
+    lengths = steps.clamp_max(window)  # [T] transitions before step t in its window
+    start = steps - lengths
+    idx = start[:, None] + torch.arange(window, device=features.device)[None, :]  # [T, W]
+    valid = torch.arange(window, device=features.device)[None, :] < lengths[:, None]
+    idx = torch.where(valid, idx, torch.zeros_like(idx))
+    windows = features[:, idx] * valid[None, :, :, None]  # [N, T, W, D], real transitions first
+    hidden = encoder.rollout(windows.reshape(n * t_max, window, d))  # [N*T, W + 1, H]
+    last = hidden[torch.arange(n * t_max, device=features.device), lengths.repeat(n)]
+    return policy_features(encoder.posterior(last.reshape(n, t_max, -1)), bayes_adaptive)
+
+
+@dataclass
+class BeliefGap:
+    """Carried vs window beliefs over step ranges of the same episodes (one row per range).
+
+    Attributes:
+        buckets: ``[(start, end)]`` step ranges.
+        gap: ``[B]`` mean over envs, steps and belief-mean dimensions of ``|carried - window|`` divided by the
+            standard deviation of the window beliefs' mean (over every step of every env): 0 = the same
+            belief, 1 = as far apart as two typical training-time beliefs.
+        r2_window: ``[B]`` R^2 of the task read-out (least squares, fitted on the window beliefs of the
+            range) on those window beliefs.
+        r2_carried: ``[B]`` R^2 of the same read-out on the carried beliefs of the range: how much of the
+            task a policy trained on window beliefs can still find in what the carried agent feeds it.
+    """
+
+    buckets: list[tuple[int, int]]
+    gap: np.ndarray
+    r2_window: np.ndarray
+    r2_carried: np.ndarray
+
+
+def belief_gap(
+    carried: np.ndarray,
+    window: np.ndarray,
+    target: np.ndarray,
+    latent_dim: int,
+    buckets: tuple[tuple[int, int], ...] = DEFAULT_BUCKETS,
+) -> BeliefGap:
+    """Compare carried and window beliefs per step range.
+
+    Args:
+        carried, window: ``[N, T, F]`` policy features (the first ``latent_dim`` are the belief mean).
+        target: ``[N, T]`` or ``[N, T, P]`` true task parameter(s) of each step (e.g. target velocity).
+        latent_dim: size of the belief mean inside the features.
+        buckets: step ranges ``[start, end)``; ranges past ``T`` are clipped, empty ones dropped.
+
+    Returns:
+        A :class:`BeliefGap`.
+    """
+    n, t_max = carried.shape[:2]
+    c, w = carried[..., :latent_dim], window[..., :latent_dim]
+    y = target.reshape(n, t_max, -1)
+    scale = w.reshape(-1, latent_dim).std(axis=0)
+    scale = np.where(scale > 1e-8, scale, 1.0)
+    rows: list[tuple[int, int]] = []
+    gaps: list[float] = []
+    r2w: list[float] = []
+    r2c: list[float] = []
+    for lo, hi in buckets:
+        hi = min(hi, t_max)
+        if lo >= hi:
+            continue
+        rows.append((lo, hi))
+        gaps.append(float(np.mean(np.abs(c[:, lo:hi] - w[:, lo:hi]) / scale)))
+        yb = y[:, lo:hi].reshape(-1, y.shape[-1])
+        var = yb.var(axis=0).sum()
+        def design(beliefs: np.ndarray, lo: int = lo, hi: int = hi) -> np.ndarray:
+            x = beliefs[:, lo:hi].reshape(-1, latent_dim)
+            return np.concatenate([x, np.ones((len(x), 1))], axis=1)
+
+        # Read-out of the range, fitted on the window beliefs: least squares of y on [w, 1].
+        coef = np.linalg.lstsq(design(w), yb, rcond=None)[0]
+        for beliefs, out in ((w, r2w), (c, r2c)):
+            pred = design(beliefs) @ coef
+            out.append(float(1.0 - ((pred - yb) ** 2).mean(axis=0).sum() / var) if var > 0 else float("nan"))
+    return BeliefGap(rows, np.asarray(gaps), np.asarray(r2w), np.asarray(r2c))

@@ -1,0 +1,147 @@
+"""Acting-time vs training-time beliefs of trained MoSS runs, and what the policy does with each.
+
+For each run directory (a ``moss`` run or one of its ablations with online inference), on the suite's test
+tasks, zero-shot and greedy:
+
+1. **Belief gap.** The agent runs one episode per task with the GRU hidden state carried from step 0 (the
+   ``retain_hidden=True`` agent). For these same trajectories the belief before every step is recomputed as
+   the SAC batches and the encoder's training windows compute it: from the last ``time_steps`` transitions,
+   from the empty hidden state. Per range of steps the table gives the distance between the two (in units
+   of the spread of the training-time beliefs) and the R^2 of a task read-out, fitted on the training-time
+   beliefs, evaluated on each.
+2. **Acting.** The policy runs once with each agent (carried hidden state; sliding window of the last
+   ``time_steps`` transitions, the ``retain_hidden=False`` agent) and the table gives the mean reward per
+   step range and, on the HalfCheetah velocity suites, the achieved forward velocity and its error.
+
+    python scripts/moss_belief_drift.py results/cv/cheetah-vel/moss/seed=0 --tasks 30
+
+``--tasks N`` uses the first N test tasks of the run's task split (default: the run's own test tasks).
+``--json F`` also writes every figure to F. Exit code 2 on a bad path or a run that is not MoSS-like.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.rollout import EnvPool, Rollout, run_trial
+from harness.runner import load_plugins
+from harness.trained import TrainedRun, load_run
+from methods.moss.diagnostics import (
+    DEFAULT_BUCKETS,
+    belief_gap,
+    carried_beliefs,
+    episode_features,
+    window_beliefs,
+)
+
+#: Torso x index in a HalfCheetah observation and its control period (s), see suites.mujoco.cheetah.
+TORSO_X, DT = 17, 0.05
+
+
+def _rollout(run: TrainedRun, tasks: list[Any], retain_hidden: bool) -> tuple[Rollout, np.ndarray]:
+    """One greedy episode per task with the given acting mode; returns the rollout and task vectors."""
+    method: Any = run.method
+    original = method.config
+    method.config = dataclasses.replace(original, retain_hidden=retain_hidden)
+    pool = EnvPool(run.suite, tasks, run.seed, "eval", task_obs=False)
+    try:
+        rollout, truth = run_trial(pool, list(range(len(tasks))), method.agent(len(tasks)), 1, True,
+                                   budget=None, record_truth=True)
+    finally:
+        pool.close()
+        method.config = original
+    assert truth is not None
+    return rollout, truth.task_vector
+
+
+def _ranges(x: np.ndarray, buckets: list[tuple[int, int]]) -> list[float]:
+    return [float(x[:, lo:hi].mean()) for lo, hi in buckets]
+
+
+def measure(run_dir: Path, n_tasks: int | None, device: str) -> dict[str, Any]:
+    """Every figure of one run (see the module docstring)."""
+    run = load_run(run_dir, device=device)
+    cfg: Any = run.method.config
+    if not hasattr(run.method, "inference") or not getattr(cfg, "online_inference", False):
+        raise ValueError(f"{run_dir}: not a MoSS run with online inference (method {run.record['method']})")
+    tasks = run.test_tasks if n_tasks is None else run.suite.test_tasks(int(run.record.get("task_seed", 0)),
+                                                                        n_tasks)
+    encoder = run.method.inference.encoder  # type: ignore[attr-defined]
+    horizon = run.suite.horizon
+    buckets = [(lo, min(hi, horizon)) for lo, hi in DEFAULT_BUCKETS if lo < horizon]
+    if horizon > DEFAULT_BUCKETS[-1][1]:
+        buckets.append((DEFAULT_BUCKETS[-1][1], horizon))
+    out: dict[str, Any] = {"run": str(run_dir), "env_steps": run.env_steps, "tasks": len(tasks),
+                           "time_steps": cfg.time_steps, "buckets": buckets}
+    velocity = run.suite.spec.obs_dim == 20 and all(hasattr(t, "velocity") for t in tasks)
+    for mode, retain in (("carried", True), ("window", False)):
+        ro, task_vec = _rollout(run, tasks, retain)
+        out[f"{mode}_reward"] = _ranges(ro.reward, buckets)
+        if velocity:
+            achieved = (ro.next_obs[..., TORSO_X] - ro.obs[..., TORSO_X]) / DT
+            out[f"{mode}_velocity"] = _ranges(achieved, buckets)
+            out[f"{mode}_velocity_error"] = _ranges(np.abs(achieved - task_vec[..., 0]), buckets)
+            out["target_velocity"] = _ranges(task_vec[..., 0], buckets)
+        if retain:
+            feats = episode_features(ro.obs, ro.action, ro.reward, ro.next_obs, encoder.input_mean.device)
+            carried = carried_beliefs(encoder, feats, cfg.bayes_adaptive).cpu().numpy()
+            window = window_beliefs(encoder, feats, cfg.time_steps, cfg.bayes_adaptive).cpu().numpy()
+            gap = belief_gap(carried, window, task_vec, cfg.encoder_latent_dim, tuple(buckets))
+            out["belief_gap"] = gap.gap.tolist()
+            out["r2_window"] = gap.r2_window.tolist()
+            out["r2_carried"] = gap.r2_carried.tolist()
+    return out
+
+
+def markdown(row: dict[str, Any]) -> str:
+    """One run's figures as a Markdown table (one row per step range)."""
+    velocity = "carried_velocity" in row
+    head = ["steps", "belief gap (sd)", "R^2 window", "R^2 carried", "reward carried", "reward window"]
+    if velocity:
+        head += ["target (m/s)", "v carried", "v window", "|v-target| carried", "|v-target| window"]
+    lines = [f"{row['run']} ({row['env_steps']} env steps, {row['tasks']} tasks, time_steps "
+             f"{row['time_steps']})", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for i, (lo, hi) in enumerate(row["buckets"]):
+        cells = [f"{lo}-{hi - 1}", f"{row['belief_gap'][i]:.2f}", f"{row['r2_window'][i]:.2f}",
+                 f"{row['r2_carried'][i]:.2f}", f"{row['carried_reward'][i]:.2f}",
+                 f"{row['window_reward'][i]:.2f}"]
+        if velocity:
+            cells += [f"{row['target_velocity'][i]:.2f}", f"{row['carried_velocity'][i]:.2f}",
+                      f"{row['window_velocity'][i]:.2f}", f"{row['carried_velocity_error'][i]:.2f}",
+                      f"{row['window_velocity_error'][i]:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", type=Path, 
+                        help="run directories (<out>/<suite>/<method>/seed=<k>)")
+    parser.add_argument("--tasks", type=int, default=None, help="first N test tasks (default: the run's own)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    parser.add_argument("--plugin", action="append", default=[], help="module registering extra methods")
+    args = parser.parse_args(argv)
+    load_plugins(args.plugin)
+    rows = []
+    for run_dir in args.runs:
+        try:
+            rows.append(measure(run_dir, args.tasks, args.device))
+        except (FileNotFoundError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(markdown(rows[-1]) + "\n", flush=True)
+    if args.json is not None:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
