@@ -1,11 +1,14 @@
 """Budget profiles: how many environment steps, tasks and evaluations a run gets.
 
-Three profiles, chosen with ``harness run --profile``:
+Four profiles, chosen with ``harness run --profile``:
 
 * ``smoke``: seconds per run. Budget = 4 episodes (``4 * horizon`` env steps), 2 training and 2 test tasks,
   one evaluation at the end. CI runs it on every method x suite, MuJoCo and Meta-World included.
 * ``quick``: minutes on a laptop CPU. Toy suites get enough steps for a method to learn (``QUICK_BUDGETS``),
   MuJoCo and Meta-World suites 50k steps with at most 10 training / 5 test tasks; about 10 evaluations.
+* ``bench``: the reference results shipped under ``results/reference/bench``: per-suite budgets
+  (``BENCH_BUDGETS``, 200k-300k env steps) at which ``sac-oracle`` learns the suite on a CPU, the suite's own
+  task counts, 10 evaluations; the methods shrink their networks and update ratios for it identically.
 * ``paper``: the published settings: the MoSS paper's budget where it can be read from its hyperparameter
   table (``PAPER_BUDGETS``), else 2M env steps; the suite's own task counts; 20 evaluations.
 
@@ -49,6 +52,30 @@ PAPER_BUDGETS: dict[str, int] = {
     "ml1-push-v2": 50 * 800 + 2501 * 30 * 800,
 }
 PAPER_DEFAULT_BUDGET = 2_000_000
+
+#: ``bench`` budgets (env steps): per suite, enough for ``sac-oracle`` to learn the suite on a CPU (the
+#: criterion of each suite is written in ``BENCH_CRITERIA``), while one run of a SAC-based method stays
+#: near 20 minutes on one core. The method's ``hparams.yaml`` (``profiles.bench``) shrinks the networks
+#: and the update ratio identically for every SAC-based method.
+BENCH_BUDGETS: dict[str, int] = {
+    "cheetah-vel": 200_000,
+    "cheetah-vel-ood": 200_000,
+    "cheetah-dir": 200_000,
+    "cheetah-vel-nonstat": 300_000,
+    "ant-dir": 300_000,
+    "ml1-reach-v2": 200_000,
+}
+BENCH_DEFAULT_BUDGET = 200_000
+#: What "sac-oracle learns the suite" means at the ``bench`` budget, per suite (checked by hand with the
+#: scripts named; written into the README's reference-results section).
+BENCH_CRITERIA: dict[str, str] = {
+    "cheetah-vel": "velocity tracking slope >= 0.8 and MAE <= 0.4 m/s (scripts/cheetah_vel_tracking.py)",
+    "cheetah-vel-ood": "velocity tracking slope >= 0.8 on the in-range training velocities",
+    "cheetah-dir": "runs forward and backward at >= 1 m/s",
+    "cheetah-vel-nonstat": "achieved velocity follows the target after switches (report tracking figure)",
+    "ant-dir": "walks forward and backward at >= 0.5 m/s",
+    "ml1-reach-v2": ">= 80% success",
+}
 
 
 def suite_family(suite: Suite) -> str:
@@ -129,6 +156,14 @@ PROFILES: dict[str, Profile] = {
         evaluations=10,
         max_train=QUICK_MAX_TRAIN_TASKS,
         max_test=QUICK_MAX_TEST_TASKS,
+    ),
+    "bench": Profile(
+        name="bench",
+        description="reference results: per-suite budgets (cheetah-vel 200k) at which sac-oracle learns, "
+        "the suite's task counts, shrunk SAC networks (2 x 256) for every SAC-based method",
+        budgets=BENCH_BUDGETS,
+        default_budget=BENCH_DEFAULT_BUDGET,
+        evaluations=10,
     ),
     "paper": Profile(
         name="paper",
