@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,21 @@ def resolve_device(device: str) -> torch.device:
     if device != "cpu" and not device.startswith("cuda"):
         raise ValueError(f"unknown device {device!r}; valid: auto, cpu, cuda, cuda:N")
     return torch.device(device)
+
+
+@contextlib.contextmanager
+def pinned_torch_threads(threads: int) -> Iterator[None]:
+    """Run the block on ``threads`` torch (intra-op) threads, then restore the previous count.
+
+    Results of float reductions depend on the thread count, so the runner pins it per job instead of
+    letting it follow the machine or the worker pool.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
-import os
 import queue as queue_mod
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -36,11 +35,9 @@ def dead_worker_result(job: Job, exitcode: int | None) -> JobResult:
     )
 
 
-def _child(index: int, job: Job, out: Any, threads: int) -> None:
-    """Body of a worker process: run one job, send events and the result through ``out``."""
-    import torch
-
-    torch.set_num_threads(threads)
+def _child(index: int, job: Job, out: Any) -> None:
+    """Body of a worker process: run one job (on its own pinned torch threads), send events and the
+    result through ``out``."""
 
     def send(event: ProgressEvent) -> None:
         out.put(("event", index, event))
@@ -52,16 +49,17 @@ def _child(index: int, job: Job, out: Any, threads: int) -> None:
 class LocalExecutor:
     """Run jobs on this machine: in-process for ``workers=1``, else one spawned process per job.
 
+    Each job runs on the torch threads its config names (``Job.threads``), not on a share of the pool,
+    so ``workers`` never changes a result.
+
     Args:
         workers: jobs running at the same time.
-        threads_per_worker: torch threads of each worker process (default: CPU count / workers).
     """
 
-    def __init__(self, workers: int = 1, threads_per_worker: int | None = None) -> None:
+    def __init__(self, workers: int = 1) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.workers = workers
-        self.threads = threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
 
     def run(self, jobs: Sequence[Job], on_progress: EventSink | None = None) -> list[JobResult]:
         if self.workers == 1:
@@ -94,7 +92,7 @@ class LocalExecutor:
             while pending or running:
                 while pending and len(running) < self.workers:
                     index = pending.pop(0)
-                    proc = ctx.Process(target=_child, args=(index, jobs[index], channel, self.threads),
+                    proc = ctx.Process(target=_child, args=(index, jobs[index], channel),
                                        name=f"harness-{jobs[index].key}")
                     proc.start()
                     running[index] = proc

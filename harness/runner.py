@@ -10,11 +10,17 @@ after the last one) it
 1. evaluates on the suite's test tasks with :func:`harness.evaluation.evaluate` (not charged to the budget;
    under a forked torch RNG seeded from ``(seed, eval_index)``, so evaluating never changes training),
 2. rewrites ``eval.parquet`` and ``train.parquet`` (plus ``traces.parquet`` at the final evaluation),
-3. saves ``checkpoint.pt`` (method, collector incl. budget, torch RNG, rows so far, ``eval_index``).
+3. saves ``checkpoint.pt`` (method, collector incl. budget, torch RNG, rows so far, ``eval_index``, the
+   resolved config and its hash; loaded with ``weights_only=True``, see :mod:`harness.checkpoint`) and
+   updates ``meta.json`` with the env steps reached.
 
 A killed run resumes from its last checkpoint and ends with the same rows as an uninterrupted run (timing
-columns aside). A finished run is skipped unless ``force``. A job that raises (or reports NaN/inf stats) is
-recorded as failed with its traceback in ``meta.json``; :func:`run_job` itself never raises for that.
+columns aside); resuming under another config is refused (the differing keys are named), and a damaged
+checkpoint is set aside with a warning (the run starts over). A finished run is skipped unless ``force``,
+but only when its files read back (:mod:`harness.verify`); a damaged one is rebuilt from its final
+checkpoint or trained again. A job that raises (or reports NaN/inf stats) is recorded as failed with its
+traceback in ``meta.json``; :func:`run_job` itself never raises for that. Torch runs every job on
+``torch_threads`` threads (recorded in ``config.yaml``), so results do not depend on the executor's pool.
 """
 
 from __future__ import annotations
@@ -24,7 +30,6 @@ import dataclasses
 import importlib
 import importlib.util
 import json
-import logging
 import math
 import shutil
 import sys
@@ -36,31 +41,40 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import torch
 
 from harness import store
+from harness.checkpoint import CheckpointError, config_hash, read_record
 from harness.config import ConfigError, config_to_dict, method_config, parse_sets, read_hparams_file
-from harness.context import RunContext, resolve_device
-from harness.evaluation import EvalResult, evaluate
-from harness.loop import fit
+from harness.context import pinned_torch_threads, resolve_device
 from harness.profiles import get_profile
 from harness.progress import ProgressEvent
 from harness.registry import get_method, get_suite
 from harness.runlock import LOCK_FILE, RunLocked, run_lock
-from harness.seeding import check_seed, derive_seed
+from harness.seeding import check_seed
+from harness.training import (
+    RESULT_FILES,
+    TrainingSession,
+    clear_results,
+    restore_finished,
+)
+from harness.verify import manifest, record_diff, run_problems
 
 if TYPE_CHECKING:
-    from harness.collector import Collector
     from harness.method import Method
-    from harness.suite import Suite, Task
+    from harness.suite import Suite
 
 EventSink = Callable[[ProgressEvent], None]
 
 #: ``Job.budget`` value asking for the method's published budget on the suite.
 PUBLISHED = "published"
-#: Seconds between two ``progress`` events of a job.
-PROGRESS_INTERVAL = 2.0
+#: Torch threads of a job unless ``Job.threads`` says otherwise (the same for every executor and pool).
+DEFAULT_TORCH_THREADS = 1
+#: Most torch threads a job may ask for.
+MAX_TORCH_THREADS = 256
+#: Most episodes of one evaluation trial (memory grows with it: tasks x episodes x horizon per evaluation).
+MAX_EVAL_EPISODES = 1000
+#: Largest env-step budget of a run.
+MAX_BUDGET = 10**11
 
 
 class JobPruned(Exception):  # named like optuna.TrialPruned
@@ -91,6 +105,8 @@ class Job:
         plugins: modules (or ``.py`` files) to import before resolving names (user suites/methods).
         label: directory name of the run under ``<out>/<suite>/`` instead of the method name (sweeps
             write ``<method>@trial-<n>`` so that every trial shows up as its own column in reports).
+        threads: torch threads of the job (None: :data:`DEFAULT_TORCH_THREADS`); part of the config,
+            since results differ between thread counts.
     """
 
     suite: str
@@ -110,6 +126,7 @@ class Job:
     tensorboard: bool = False
     plugins: tuple[str, ...] = ()
     label: str | None = None
+    threads: int | None = None
 
     @property
     def key(self) -> str:
@@ -137,6 +154,7 @@ class ResolvedJob:
         n_train: number of training tasks.
         n_test: number of test tasks.
         warnings: messages for the user (e.g. no published budget, profile budget used).
+        torch_threads: torch threads the job runs on.
     """
 
     job: Job
@@ -150,6 +168,7 @@ class ResolvedJob:
     n_train: int
     n_test: int
     warnings: tuple[str, ...] = ()
+    torch_threads: int = DEFAULT_TORCH_THREADS
 
     def record(self) -> dict[str, Any]:
         """The content of ``config.yaml``."""
@@ -168,6 +187,7 @@ class ResolvedJob:
             "task_seed": j.task_seed,
             "metric": self.suite.metric,
             "horizon": self.suite.horizon,
+            "torch_threads": self.torch_threads,
             "config": config_to_dict(self.config),
         }
 
@@ -192,6 +212,7 @@ class JobResult:
         seconds: wall time of this call.
         error: one-line error (failed jobs).
         traceback: full traceback (failed jobs).
+        warning: what the runner did on its own (a damaged run rebuilt or restarted), else empty.
     """
 
     key: str
@@ -209,6 +230,7 @@ class JobResult:
     seconds: float = 0.0
     error: str = ""
     traceback: str = ""
+    warning: str = ""
 
 
 # -------------------------------------------------------------------------------------------- resolving
@@ -295,292 +317,72 @@ def resolve_job(job: Job) -> ResolvedJob:
         raise ValueError(
             f"budget of {budget} env steps is below one episode of {suite.name} (horizon {suite.horizon})"
         )
+    if budget > MAX_BUDGET:
+        raise ValueError(f"budget of {budget} env steps is out of range (at most {MAX_BUDGET:.0e})")
     eval_episodes = method_cls.eval_episodes if job.eval_episodes is None else job.eval_episodes
-    if eval_episodes < 1:
-        raise ValueError(f"eval episodes must be >= 1, got {eval_episodes}")
+    if not 1 <= eval_episodes <= MAX_EVAL_EPISODES:
+        raise ValueError(f"eval episodes must be in 1..{MAX_EVAL_EPISODES}, got {eval_episodes}")
     eval_every = profile.eval_every(suite, budget) if job.eval_every is None else job.eval_every
     if eval_every < 1:
         raise ValueError(f"eval every must be >= 1 env step, got {eval_every}")
+    threads = DEFAULT_TORCH_THREADS if job.threads is None else job.threads
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_TORCH_THREADS:
+        raise ValueError(f"torch threads must be in 1..{MAX_TORCH_THREADS}, got {threads!r}")
     n_train, n_test = profile.num_tasks(suite)
     return ResolvedJob(
         job, suite, method_cls, config, budget, mode, eval_episodes, eval_every, n_train, n_test,
-        tuple(warnings),
+        tuple(warnings), threads,
     )
 
 
+def _plain_record(resolved: ResolvedJob) -> dict[str, Any]:
+    """``resolved.record()`` as it reads back from YAML/JSON (tuples become lists)."""
+    return dict(json.loads(json.dumps(resolved.record())))
+
+
+def _has_results(rd: Path) -> bool:
+    return any((rd / name).exists() for name in (store.META_FILE, *RESULT_FILES))
+
+
 def existing_state(resolved: ResolvedJob) -> str:
-    """What is already on disk for the job: ``new``, ``finished`` (skip), or ``resume``.
+    """What is already on disk for the job.
+
+    Returns:
+        ``new`` (nothing there, or ``force``), ``finished`` (every file reads back: skip), ``repair``
+        (finished but damaged: rebuild or retrain), ``resume`` (killed, failed or pruned: continue from
+        the checkpoint), or ``restart`` (files of a run whose config is unknown: start over).
 
     Raises:
-        ConfigError: the run directory holds a run with a different ``config.yaml`` (and not ``force``).
+        ConfigError: the run directory holds a run with another resolved config (read from its
+            ``config.yaml``, else from its checkpoint), naming the differing keys; ``force`` skips this.
     """
     job = resolved.job
     rd = job.run_dir
     if job.force or not rd.exists():
         return "new"
+    new = _plain_record(resolved)
     old = store.read_yaml_file(rd / store.CONFIG_FILE)
     if old is None:
-        return "new"
-    new = json.loads(json.dumps(resolved.record()))
-    if old != new:
-        diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-        if "config" in diff:
-            oc, nc = old.get("config") or {}, new["config"]
-            diff += [f"config.{k}" for k in sorted(set(oc) | set(nc)) if oc.get(k) != nc.get(k)]
+        if not (rd / store.CHECKPOINT_FILE).exists():
+            return "restart" if _has_results(rd) else "new"
+        try:
+            old = read_record(rd / store.CHECKPOINT_FILE)["record"]
+        except CheckpointError:
+            return "restart"
+    diff = record_diff(old, new)
+    if diff:
+        source = store.CONFIG_FILE if (rd / store.CONFIG_FILE).exists() else store.CHECKPOINT_FILE
         raise ConfigError(
-            f"{rd} holds a run with a different configuration ({', '.join(diff)}); "
+            f"{rd} holds a run with a different configuration ({', '.join(diff)}) according to its {source}; "
             "use --force to overwrite it or another --out"
         )
     meta = store.read_json(rd / store.META_FILE) or {}
-    return "finished" if meta.get("status") == store.FINISHED else "resume"
+    if meta.get("status") == store.FINISHED:
+        return "repair" if run_problems(rd) else "finished"
+    return "resume"
 
 
 # ------------------------------------------------------------------------------------------------ running
-
-
-def _scores(res: EvalResult, metric: str) -> tuple[float, float]:
-    values = res.success.astype(float) if metric == "success" else res.returns
-    return float(values[:, 0].mean()), float(values[:, -1].mean())
-
-
-def _eval_rows(
-    res: EvalResult, tasks: list[Task], eval_index: int, env_steps: int, metric: str
-) -> list[dict[str, Any]]:
-    rows = []
-    for i, task in enumerate(tasks):
-        task_json = json.dumps(task.as_dict())
-        for e in range(res.returns.shape[1]):
-            rows.append({
-                "eval_index": eval_index,
-                "env_steps": env_steps,
-                "task_id": i,
-                "task": task_json,
-                "episode": e,
-                "return": float(res.returns[i, e]),
-                "success": bool(res.success[i, e]),
-                "length": int(res.lengths[i, e]),
-                "metric": metric,
-            })
-    return rows
-
-
-class _TensorBoard:
-    """Optional TensorBoard writer (``--tensorboard``), imported lazily."""
-
-    def __init__(self, logdir: Path) -> None:
-        self.writer = make_summary_writer(logdir)
-
-    def train(self, row: dict[str, Any]) -> None:
-        for key, value in row.items():
-            if key not in ("iteration", "env_steps") and isinstance(value, (int, float)):
-                self.writer.add_scalar(f"train/{key}", value, row["env_steps"])
-
-    def eval(self, zero_shot: float, k_shot: float, env_steps: int) -> None:
-        self.writer.add_scalar("eval/zero_shot", zero_shot, env_steps)
-        self.writer.add_scalar("eval/last_episode", k_shot, env_steps)
-        self.writer.flush()
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-def make_summary_writer(logdir: Path) -> Any:
-    """A ``torch.utils.tensorboard.SummaryWriter``; ``ValueError`` with install advice if unavailable."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise ValueError(
-            "--tensorboard needs the tensorboard package: pip install 'metarl-harness[tensorboard]'"
-        ) from None
-    return SummaryWriter(log_dir=str(logdir))
-
-
-class _Run:
-    """State of one run while it trains: rows, evaluation cadence, timers, checkpointing."""
-
-    def __init__(self, r: ResolvedJob, sink: EventSink | None) -> None:
-        self.r = r
-        self.job = r.job
-        self.dir = r.job.run_dir
-        self.sink = sink
-        self.train_rows: list[dict[str, Any]] = []
-        self.eval_rows: list[dict[str, Any]] = []
-        self.eval_index = 0
-        self.next_eval = r.eval_every
-        self.wall_before = 0.0  # wall time of earlier sessions of this run (resumed runs)
-        self.start_steps = 0
-        self.t0 = time.perf_counter()
-        self.mark = self.t0
-        self.collect_mark = 0.0
-        self.last_event = -math.inf
-        self.last_scores = (math.nan, math.nan)
-        self.eval_seconds = 0.0
-        self.env_steps = 0
-        self.method: Method = r.method_cls(r.config)
-        self.test_tasks = r.suite.test_tasks(self.job.task_seed, r.n_test)
-        self.tb = _TensorBoard(self.dir / "tb") if self.job.tensorboard else None
-        self.collector: Collector | None = None
-        self.checkpoint: dict[str, Any] | None = None
-        path = self.dir / store.CHECKPOINT_FILE
-        if path.exists():
-            # tensors go straight to the run's device (RNG states are moved back to the CPU in restore)
-            device = resolve_device(self.job.device)
-            self.checkpoint = torch.load(path, map_location=device, weights_only=False)
-            self._load_rows(self.checkpoint)
-
-    # -------------------------------------------------------------------------------------- events
-
-    def emit(self, kind: str, **kw: Any) -> None:
-        if self.sink is None:
-            return
-        elapsed = time.perf_counter() - self.t0
-        done = self.env_steps - self.start_steps
-        rate = done / elapsed if elapsed > 0 and done > 0 else math.nan
-        eta = (self.r.budget - self.env_steps) / rate if rate == rate and rate > 0 else math.nan
-        self.sink(ProgressEvent(
-            kind=kind,  # type: ignore[arg-type]
-            key=self.job.key,
-            env_steps=self.env_steps,
-            budget=self.r.budget,
-            steps_per_s=rate,
-            eta_s=eta,
-            eval_index=self.eval_index - 1,
-            zero_shot=self.last_scores[0],
-            k_shot=self.last_scores[1],
-            metric=self.r.suite.metric,
-            **kw,
-        ))
-
-    # ----------------------------------------------------------------------------------- checkpoint
-
-    def _load_rows(self, ckpt: dict[str, Any]) -> None:
-        self.train_rows = list(ckpt["train_rows"])
-        self.eval_rows = list(ckpt["eval_rows"])
-        self.eval_index = int(ckpt["eval_index"])
-        self.next_eval = int(ckpt["next_eval"])
-        self.wall_before = float(ckpt["wall_time"])
-        self.env_steps = self.start_steps = int(ckpt["collector"]["budget_used"])
-        self.last_scores = tuple(ckpt.get("last_scores", (math.nan, math.nan)))  # type: ignore[assignment]
-
-    def restore(self, collector: Collector) -> int:
-        """``fit``'s restore hook: load the checkpoint (if any) into method, collector and torch RNG."""
-        self.mark = time.perf_counter()  # setup time is not an iteration's update time
-        self.collector = collector
-        ckpt = self.checkpoint
-        if ckpt is None:
-            return 0
-        self.method.load_state_dict(ckpt["method"])
-        collector.load_state_dict(ckpt["collector"])
-        torch.set_rng_state(ckpt["torch_rng"].cpu())
-        if ckpt.get("cuda_rng") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in ckpt["cuda_rng"]])
-        self.checkpoint = None  # free memory
-        self.mark = time.perf_counter()
-        return int(ckpt["iteration"])
-
-    def save(self, iteration: int, collector: Collector, traces: pd.DataFrame | None) -> None:
-        """Write the frames, then the checkpoint (a kill in between resumes from the previous one)."""
-        if traces is not None:
-            store.write_parquet(self.dir / store.TRACES_FILE, traces)
-        evals = pd.DataFrame(self.eval_rows, columns=list(store.EVAL_COLUMNS))
-        store.write_parquet(self.dir / store.EVAL_FILE, evals)
-        store.write_parquet(self.dir / store.TRAIN_FILE, self.train_frame())
-        store.write_torch(self.dir / store.CHECKPOINT_FILE, {
-            "method": self.method.state_dict(),
-            "collector": collector.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            "iteration": iteration,
-            "train_rows": self.train_rows,
-            "eval_rows": self.eval_rows,
-            "eval_index": self.eval_index,
-            "next_eval": self.next_eval,
-            "wall_time": self.wall_time(),
-            "last_scores": self.last_scores,
-        })
-
-    def train_frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self.train_rows)
-        return frame if len(frame.columns) else pd.DataFrame(columns=list(store.TRAIN_COLUMNS))
-
-    def steps_used(self) -> int:
-        """Env steps charged so far (also those of an iteration that failed before its hook ran)."""
-        return self.collector.steps_used if self.collector is not None else self.env_steps
-
-    def wall_time(self) -> float:
-        return self.wall_before + time.perf_counter() - self.t0
-
-    # ------------------------------------------------------------------------------------- training
-
-    def on_iteration(self, i: int, stats: dict[str, float], collector: Collector) -> None:
-        """``fit``'s hook: record the row, emit progress, evaluate and checkpoint when due."""
-        now = time.perf_counter()
-        collect = collector.collect_seconds - self.collect_mark
-        self.env_steps = collector.steps_used
-        row: dict[str, Any] = {
-            "iteration": i,
-            "env_steps": self.env_steps,
-            "wall_time": self.wall_time(),
-            "collect_seconds": collect,
-            "update_seconds": max(now - self.mark - collect, 0.0),
-        }
-        # a method stat named like a runner column (e.g. its own collect_seconds) becomes method_<name>
-        row.update({(f"method_{k}" if k in store.TRAIN_COLUMNS else k): float(v) for k, v in stats.items()})
-        self.train_rows.append(row)
-        if self.tb is not None:
-            self.tb.train(row)
-        if now - self.last_event >= PROGRESS_INTERVAL:
-            self.last_event = now
-            self.emit("progress")
-        if collector.exhausted or self.env_steps >= self.next_eval:
-            final = collector.exhausted
-            traces = self.evaluate(final)
-            self.next_eval = (self.env_steps // self.r.eval_every + 1) * self.r.eval_every
-            self.save(i + 1, collector, traces)
-        self.mark = time.perf_counter()
-        self.collect_mark = collector.collect_seconds
-
-    def evaluate(self, final: bool) -> pd.DataFrame | None:
-        """One evaluation on the test tasks; returns the trace frame at the final evaluation (if kept)."""
-        start = time.perf_counter()
-        r = self.r
-        devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(derive_seed(self.job.seed, "eval", self.eval_index))
-            res = evaluate(self.method, r.suite, self.test_tasks, self.job.seed, r.eval_episodes,
-                           eval_index=self.eval_index, record_traces=final)
-        self.eval_rows += _eval_rows(res, self.test_tasks, self.eval_index, self.env_steps, r.suite.metric)
-        self.last_scores = _scores(res, r.suite.metric)
-        if self.tb is not None:
-            self.tb.eval(*self.last_scores, self.env_steps)
-        self.eval_index += 1
-        self.eval_seconds += time.perf_counter() - start
-        self.emit("eval")
-        traces = res.traces
-        if traces is not None:
-            has_belief = any(str(c).startswith("belief_") for c in traces.columns)
-            if not (r.suite.nonstationary or has_belief):
-                traces = None
-        return traces
-
-    def train(self) -> None:
-        r = self.r
-        ctx = RunContext(
-            seed=self.job.seed,
-            device=resolve_device(self.job.device),
-            run_dir=self.dir,
-            profile=self.job.profile,
-            budget=r.budget,
-            logger=logging.getLogger(f"harness.run.{self.job.key}"),
-        )
-        train_tasks = r.suite.train_tasks(self.job.task_seed, r.n_train)
-        message = f"(resuming at {self.env_steps} env steps)" if self.checkpoint is not None else ""
-        self.emit("start", message=message)
-        try:
-            fit(self.method, r.suite, train_tasks, ctx, r.budget, self.on_iteration, restore=self.restore)
-        finally:
-            if self.tb is not None:
-                self.tb.close()
 
 
 def _meta(r: ResolvedJob | None, job: Job, status: str, started: float, **extra: Any) -> dict[str, Any]:
@@ -611,8 +413,18 @@ def _read_final(job: Job, r: ResolvedJob) -> tuple[int, float, float]:
     return int(meta.get("env_steps", last["env_steps"].max())), zero, k
 
 
+def _failure(err: BaseException) -> dict[str, str]:
+    return {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
+
+
 def run_job(job: Job, on_event: EventSink | None = None) -> JobResult:
-    """Run (or resume, or skip) ``job``; never raises for a failing method: the result says ``failed``.
+    """Run (or resume, repair, or skip) ``job``; never raises for a failing method: the result says
+    ``failed``.
+
+    A finished run is skipped only when its files read back (:func:`harness.verify.run_problems`); a
+    damaged one is rebuilt from its final checkpoint, or trained again when that checkpoint is unusable
+    (``JobResult.warning`` says which). Torch runs the job on ``ResolvedJob.torch_threads`` threads,
+    whatever the executor, so results do not depend on ``--workers``.
 
     Args:
         job: the job.
@@ -630,7 +442,7 @@ def run_job(job: Job, on_event: EventSink | None = None) -> JobResult:
             on_event(ProgressEvent(
                 kind="end", key=job.key, env_steps=result.env_steps, budget=result.budget,
                 zero_shot=result.zero_shot, k_shot=result.k_shot, metric=result.metric, status=status,
-                message=result.error,
+                message=result.error or result.warning,
             ))
         return result
 
@@ -638,77 +450,132 @@ def run_job(job: Job, on_event: EventSink | None = None) -> JobResult:
         r = resolve_job(job)
         state = existing_state(r)
     except Exception as err:  # bad input of a job is reported, not raised
-        return end(store.FAILED, error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc())
+        return end(store.FAILED, **_failure(err))
     common = {"budget": r.budget, "metric": r.suite.metric, "eval_episodes": r.eval_episodes}
     if state == "finished":
         steps, zero, k = _read_final(job, r)
         return end("skipped", env_steps=steps, zero_shot=zero, k_shot=k, **common)
     try:
-        with run_lock(job.run_dir):
-            return _run_locked(job, r, on_event, started, t0, end, common)
+        with run_lock(job.run_dir), pinned_torch_threads(r.torch_threads):
+            return _run_locked(_Call(job, r, on_event, started, t0, end, common))
     except RunLocked as err:  # another process trains this run: leave its files alone
         return end(store.FAILED, error=str(err), **common)
+    except OSError as err:  # the run directory cannot be created or written
+        return end(store.FAILED, **_failure(err), **common)
 
 
-def _run_locked(
-    job: Job,
-    r: ResolvedJob,
-    on_event: EventSink | None,
-    started: float,
-    t0: float,
-    end: Callable[..., JobResult],
-    common: dict[str, Any],
-) -> JobResult:
+@dataclass
+class _Call:
+    """One call of :func:`run_job` once resolved: what its steps share."""
+
+    job: Job
+    r: ResolvedJob
+    on_event: EventSink | None
+    started: float
+    t0: float
+    end: Callable[..., JobResult]
+    common: dict[str, Any]
+    sessions: int = 1
+    warning: str = ""
+
+    @property
+    def meta_path(self) -> Path:
+        return self.job.run_dir / store.META_FILE
+
+    def write_meta(self, status: str, **extra: Any) -> None:
+        store.write_json(self.meta_path, _meta(self.r, self.job, status, self.started, sessions=self.sessions,
+                                               config_hash=config_hash(_plain_record(self.r)), **extra))
+
+
+def _clear_forced(run_dir: Path) -> None:
+    for child in run_dir.iterdir():
+        if child.name == LOCK_FILE:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+def _repair(c: _Call) -> JobResult | None:
+    """A damaged finished run: rebuild its files from the final checkpoint (a result), or clear it for a
+    clean restart (None, with ``c.warning`` set)."""
+    rd = c.job.run_dir
+    problems = run_problems(rd)
+    why = restore_finished(c.r, rd)
+    if not why:
+        old = store.read_json(c.meta_path) or {}
+        old[store.MANIFEST_KEY] = manifest(rd)
+        old["repaired"] = f"{'; '.join(problems)} (rebuilt from {store.CHECKPOINT_FILE})"
+        store.write_json(c.meta_path, old)
+        steps, zero, k = _read_final(c.job, c.r)
+        return c.end(store.FINISHED, env_steps=steps, zero_shot=zero, k_shot=k,
+                     warning=f"repaired: {'; '.join(problems)} (rebuilt from {store.CHECKPOINT_FILE})",
+                     **c.common)
+    c.warning = f"damaged finished run ({'; '.join(problems)}); {why}: training it again from scratch"
+    clear_results(rd)
+    return None
+
+
+def _run_locked(c: _Call) -> JobResult:
     """The body of :func:`run_job` once the run directory's lock is held."""
+    job, r = c.job, c.r
     try:  # again: another process may have finished (or replaced) the run before we took the lock
         state = existing_state(r)
+        if state == "finished":
+            steps, zero, k = _read_final(job, r)
+            return c.end("skipped", env_steps=steps, zero_shot=zero, k_shot=k, **c.common)
+        if state == "repair" and (repaired := _repair(c)) is not None:
+            return repaired
     except Exception as err:
-        return end(store.FAILED, error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc())
-    if state == "finished":
-        steps, zero, k = _read_final(job, r)
-        return end("skipped", env_steps=steps, zero_shot=zero, k_shot=k, **common)
+        return c.end(store.FAILED, **_failure(err), **c.common)
     if job.force:
-        for child in job.run_dir.iterdir():
-            if child.name == LOCK_FILE:
-                continue
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
-    store.write_yaml(job.run_dir / store.CONFIG_FILE, r.record())
-    meta_path = job.run_dir / store.META_FILE
-    old_meta = (store.read_json(meta_path) or {}) if state == "resume" else {}
+        _clear_forced(job.run_dir)
+    elif state == "restart":
+        c.warning = f"{job.run_dir} holds files of an unknown run (no config): starting it from scratch"
+        clear_results(job.run_dir)
+    old_meta = (store.read_json(c.meta_path) or {}) if state == "resume" else {}
     with contextlib.suppress(KeyError, TypeError, ValueError):  # a resumed run keeps its first start time
-        started = time.mktime(time.strptime(old_meta["started_at"], "%Y-%m-%dT%H:%M:%S%z"))
-    sessions = int(old_meta.get("sessions", 0)) + 1
-    store.write_json(meta_path, _meta(r, job, store.RUNNING, started, env_steps=0, sessions=sessions))
-    run: _Run | None = None
+        c.started = time.mktime(time.strptime(old_meta["started_at"], "%Y-%m-%dT%H:%M:%S%z"))
+    c.sessions = int(old_meta.get("sessions", 0)) + 1
+    return _train(c)
+
+
+def _train(c: _Call) -> JobResult:
+    """Train (or resume) the run, writing ``config.yaml`` and ``meta.json`` as it goes."""
+    job, r = c.job, c.r
+    run: TrainingSession | None = None
     try:
-        run = _Run(r, on_event)
+        run = TrainingSession(r, c.on_event, lambda steps: c.write_meta(
+            store.RUNNING, env_steps=steps, updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z")))
+        c.warning = "; ".join(w for w in (c.warning, run.warning) if w)
+        store.write_yaml(job.run_dir / store.CONFIG_FILE, r.record())
+        c.write_meta(store.RUNNING, env_steps=run.env_steps)
         run.train()
     except JobPruned as err:
         steps = run.env_steps if run is not None else 0
-        store.write_json(meta_path, _meta(r, job, store.PRUNED, started, env_steps=steps, error=str(err),
-                                          sessions=sessions))
-        return end(store.PRUNED, env_steps=steps, zero_shot=run.last_scores[0] if run else math.nan,
-                   k_shot=run.last_scores[1] if run else math.nan, error=str(err), **common)
+        c.write_meta(store.PRUNED, env_steps=steps, error=str(err))
+        return c.end(store.PRUNED, env_steps=steps, zero_shot=run.last_scores[0] if run else math.nan,
+                     k_shot=run.last_scores[1] if run else math.nan, error=str(err), **c.common)
     except Exception as err:  # a failing job must not stop the others
-        tb = traceback.format_exc()
+        fail = _failure(err)
         steps = run.steps_used() if run is not None else 0
-        error = f"{type(err).__name__}: {err}"
-        store.write_json(meta_path, _meta(r, job, store.FAILED, started, env_steps=steps, error=error,
-                                          traceback=tb, sessions=sessions))
-        return end(store.FAILED, env_steps=steps, error=error, traceback=tb, **common)
+        if run is not None or not isinstance(err, ConfigError):  # a refused checkpoint changes nothing
+            if run is None:
+                store.write_yaml(job.run_dir / store.CONFIG_FILE, r.record())
+            c.write_meta(store.FAILED, env_steps=steps, **fail)
+        return c.end(store.FAILED, env_steps=steps, warning=c.warning, **fail, **c.common)
     timings = {
         "wall_seconds": run.wall_time(),
-        "session_seconds": time.perf_counter() - t0,
+        "session_seconds": time.perf_counter() - c.t0,
         "eval_seconds": run.eval_seconds,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    store.write_json(meta_path, _meta(r, job, store.FINISHED, started, env_steps=run.env_steps,
-                                      timings=timings, warnings=list(r.warnings), sessions=sessions))
-    return end(store.FINISHED, env_steps=run.env_steps, zero_shot=run.last_scores[0],
-               k_shot=run.last_scores[1], **common)
+    c.write_meta(store.FINISHED, env_steps=run.env_steps, timings=timings,
+                 warnings=[*r.warnings, *([c.warning] if c.warning else [])],
+                 **{store.MANIFEST_KEY: manifest(job.run_dir)})
+    return c.end(store.FINISHED, env_steps=run.env_steps, zero_shot=run.last_scores[0],
+                 k_shot=run.last_scores[1], warning=c.warning, **c.common)
 
 
 def job_grid(

@@ -24,10 +24,12 @@ sees either the old or the new file, never a half-written one. Readers (:func:`s
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
 import platform
+import re
 import socket
 import subprocess
 import tempfile
@@ -48,6 +50,13 @@ CHECKPOINT_FILE = "checkpoint.pt"
 
 #: Run statuses written to ``meta.json``.
 RUNNING, FINISHED, FAILED, PRUNED = "running", "finished", "failed", "pruned"
+#: Suffix of the temp files of :func:`atomic_write` (left behind only by a process killed mid-write).
+TEMP_SUFFIX = ".tmp"
+#: ``meta.json`` key of the finished run's file manifest (``{name: {"bytes", "sha256"}}``).
+MANIFEST_KEY = "files"
+#: Run-directory names the harness writes: ``seed=<k>`` with ``k`` a non-negative integer below 2**32.
+SEED_DIR = re.compile(r"seed=(0|[1-9][0-9]*)")
+SEED_LIMIT = 2**32
 #: Status reported by :func:`scan_results` for a directory without a readable ``meta.json``.
 INCOMPLETE = "incomplete"
 
@@ -69,12 +78,40 @@ def run_dir(root: Path | str, suite: str, method: str, seed: int) -> Path:
 # ------------------------------------------------------------------------------------------ atomic writes
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS tells (Linux ``/proc``), else 0o022-safe
+    probing through ``os.umask`` (set and restored at once)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def fsync_dir(path: Path | str) -> None:
+    """Flush a directory entry (a rename into it) to disk; a no-op where directories cannot be opened."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def atomic_write(path: Path | str, write: Callable[[io.BufferedWriter], Any]) -> None:
-    """Write ``path`` atomically: ``write(fileobj)`` into a temp file of the same directory, then rename."""
+    """Write ``path`` atomically: ``write(fileobj)`` into a temp file of the same directory, then rename.
+
+    The file gets the mode a plain ``open`` would give it (``0o666`` less the umask, not ``mkstemp``'s
+    ``0o600``), and the directory is fsynced after the rename so the new entry survives a crash.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
+        with contextlib.suppress(OSError, AttributeError):  # os.fchmod is missing on Windows
+            os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -84,6 +121,7 @@ def atomic_write(path: Path | str, write: Callable[[io.BufferedWriter], Any]) ->
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    fsync_dir(path.parent)
 
 
 def write_text(path: Path | str, text: str) -> None:
@@ -218,13 +256,77 @@ def read_parquet(path: Path) -> pd.DataFrame | None:
         return None
 
 
+def file_digest(path: Path | str) -> dict[str, Any]:
+    """``{"bytes": size, "sha256": hex}`` of a file (read in 1 MiB chunks)."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+            size += len(chunk)
+    return {"bytes": size, "sha256": h.hexdigest()}
+
+
+def manifest_problems(path: Path, meta: dict[str, Any] | None, names: Iterable[str]) -> list[str]:
+    """Files of ``names`` listed in ``meta.json``'s manifest that are missing or differ from it."""
+    listed = (meta or {}).get(MANIFEST_KEY)
+    if not isinstance(listed, dict):
+        return []
+    problems = []
+    for name in names:
+        want = listed.get(name)
+        if not isinstance(want, dict):
+            continue
+        p = path / name
+        if not p.is_file():
+            problems.append(f"{name} missing")
+            continue
+        try:
+            got = file_digest(p)
+        except OSError as err:
+            problems.append(f"{name} unreadable ({err.strerror or err})")
+            continue
+        if got != {"bytes": want.get("bytes"), "sha256": want.get("sha256")}:
+            problems.append(f"{name} changed since the run finished (size or checksum differs)")
+    return problems
+
+
+def stray_reason(path: Path, config: dict[str, Any] | None) -> str | None:
+    """Why ``<suite>/<method>/<name>`` is not a run folder written by the harness (None when it is one).
+
+    A canonical run folder is named ``seed=<k>`` (``k`` written without sign or leading zeros, below
+    2**32) and its ``config.yaml`` names the same suite, method (or ``<method>@<label>`` folder of a
+    sweep trial) and seed.
+    """
+    match = SEED_DIR.fullmatch(path.name)
+    if match is None:
+        return "folder name is not seed=<non-negative integer> as the harness writes it"
+    seed = int(match.group(1))
+    if seed >= SEED_LIMIT:
+        return f"seed {seed} is out of range (0 <= seed < 2**32)"
+    if config is None:
+        return f"no readable {CONFIG_FILE} (not a run written by the harness)"
+    folder_method, suite = path.parent.name, path.parent.parent.name
+    method = config.get("method")
+    cfg_seed = config.get("seed")
+    if isinstance(cfg_seed, bool) or cfg_seed != seed:
+        return f"{CONFIG_FILE} is for seed {cfg_seed!r}, not {seed}"
+    if config.get("suite") != suite:
+        return f"{CONFIG_FILE} is for suite {config.get('suite')!r}, not {suite!r}"
+    if not isinstance(method, str) or not (folder_method == method or folder_method.startswith(f"{method}@")):
+        return f"{CONFIG_FILE} is for method {method!r}, not {folder_method!r}"
+    return None
+
+
 def inspect_run(path: Path, experiment: str = "") -> RunRecord:
-    """Read one run directory ``<suite>/<method>/seed=<k>`` and list its problems."""
+    """Read one run directory ``<suite>/<method>/seed=<k>`` and list its problems.
+
+    Every parquet file is read back; a finished run's files are also checked against the manifest in
+    its ``meta.json`` (sizes and SHA-256), so truncated, garbled or swapped files are named.
+    """
     path = Path(path)
-    try:
-        seed = int(path.name.split("=", 1)[1])
-    except (IndexError, ValueError):
-        seed = -1
+    match = SEED_DIR.fullmatch(path.name)
+    seed = int(match.group(1)) if match else -1
     rec = RunRecord(path, experiment, path.parent.parent.name, path.parent.name, seed, INCOMPLETE)
     rec.meta = read_json(path / META_FILE)
     rec.config = read_yaml_file(path / CONFIG_FILE)
@@ -242,6 +344,10 @@ def inspect_run(path: Path, experiment: str = "") -> RunRecord:
                 rec.problems.append(f"{name} corrupt")
         elif name in expected:
             rec.problems.append(f"{name} missing")
+    if rec.status == FINISHED:
+        flagged = {problem.split()[0] for problem in rec.problems}
+        names = [n for n in (CONFIG_FILE, TRAIN_FILE, EVAL_FILE, TRACES_FILE) if n not in flagged]
+        rec.problems += manifest_problems(path, rec.meta, names)
     if rec.status == RUNNING:
         rec.problems.append("run did not finish (status running: in progress or killed)")
     elif rec.status == FAILED:
@@ -250,19 +356,47 @@ def inspect_run(path: Path, experiment: str = "") -> RunRecord:
     return rec
 
 
-def scan_results(root: Path | str) -> list[RunRecord]:
-    """Every run directory under ``root`` (``<suite>/<method>/seed=<k>``), sorted by suite, method, seed.
+@dataclass(frozen=True)
+class Stray:
+    """A folder under a results tree that looks like a run but is not one the harness wrote.
 
-    Missing, partial, failed and corrupt runs are returned too: check ``status`` and ``problems``
-    (or ``ok``) before using a run.
+    Attributes:
+        path: the folder.
+        reason: why it is not read as a run (see :func:`stray_reason`).
+    """
+
+    path: Path
+    reason: str
+
+
+def scan_tree(root: Path | str) -> tuple[list[RunRecord], list[Stray]]:
+    """The canonical run folders under ``root`` (sorted by suite, method, seed) and the stray ones.
+
+    Candidates are the folders ``<suite>/<method>/seed*``; those failing :func:`stray_reason` (a name like
+    ``seed=01`` or ``seed=abc``, no readable ``config.yaml``, a config naming another suite, method or
+    seed) are strays: never averaged in, listed so the user can remove or fix them.
     """
     root = Path(root)
-    out = [
-        inspect_run(p, root.name)
-        for p in root.glob("*/*/seed=*")
-        if p.is_dir()
-    ]
-    return sorted(out, key=lambda r: (r.suite, r.method, r.seed))
+    runs: list[RunRecord] = []
+    strays: list[Stray] = []
+    for p in sorted(root.glob("*/*/seed*")):
+        if not p.is_dir():
+            continue
+        reason = stray_reason(p, read_yaml_file(p / CONFIG_FILE))
+        if reason is None:
+            runs.append(inspect_run(p, root.name))
+        else:
+            strays.append(Stray(p, reason))
+    return sorted(runs, key=lambda r: (r.suite, r.method, r.seed)), strays
+
+
+def scan_results(root: Path | str) -> list[RunRecord]:
+    """Every canonical run directory under ``root`` (see :func:`scan_tree`), sorted by suite, method, seed.
+
+    Missing, partial, failed and corrupt runs are returned too: check ``status`` and ``problems``
+    (or ``ok``) before using a run. Stray folders are left out (:func:`scan_tree` lists them).
+    """
+    return scan_tree(root)[0]
 
 
 def load_frames(

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from harness import store
+from harness.checkpoint import load_checkpoint
 from harness.config import config_from_dict
 from harness.context import RunContext, resolve_device
 from harness.method import Method
@@ -61,6 +60,8 @@ def load_run(run_dir: str | Path, device: str = "auto") -> TrainedRun:
         FileNotFoundError: the directory, its ``config.yaml`` or its ``checkpoint.pt`` is missing (a run
             killed before its first evaluation has no checkpoint yet).
         UnknownNameError: the suite or method is not registered (a plugin not imported).
+        CheckpointError: ``checkpoint.pt`` is damaged, from an older harness, or not a harness checkpoint
+            (it is read with ``weights_only=True``: nothing in it can run code).
     """
     path = Path(run_dir)
     config_path = path / store.CONFIG_FILE
@@ -88,7 +89,7 @@ def load_run(run_dir: str | Path, device: str = "auto") -> TrainedRun:
                      budget=int(record.get("budget", 0)))
     method = method_cls(config)
     method.setup(suite, train_tasks, ctx)
-    ckpt = torch.load(ckpt_path, map_location=dev, weights_only=False)
+    ckpt = load_checkpoint(ckpt_path, dev)  # weights_only: a crafted checkpoint cannot run code
     method.load_state_dict(ckpt["method"])
     return TrainedRun(
         run_dir=path, record=record, suite=suite, method=method, train_tasks=train_tasks,

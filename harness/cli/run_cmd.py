@@ -28,9 +28,9 @@ from harness.runner import (
     JobResult,
     existing_state,
     load_plugins,
-    make_summary_writer,
     resolve_job,
 )
+from harness.training import make_summary_writer
 
 #: Default ``--out`` is ``results/<profile>``: re-running the same command resumes or skips its runs.
 DEFAULT_OUT_ROOT = Path("results")

@@ -50,7 +50,7 @@ def test_killed_worker_resumes_to_identical_rows(tmp_path):
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # inherited by the spawned workers
     try:
-        results = LocalExecutor(workers=2, threads_per_worker=1).run(jobs)
+        results = LocalExecutor(workers=2).run(jobs)
     finally:
         for k, v in old.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)

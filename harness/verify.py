@@ -1,0 +1,67 @@
+"""Checks of a run directory's files before trusting them (skipping a finished run, ``harness check``).
+
+:func:`run_problems` reads back every file of a finished run: ``config.yaml`` and ``meta.json`` parse,
+the parquet files read, sizes and SHA-256 match the manifest the runner wrote into ``meta.json`` when the
+run finished, and ``checkpoint.pt`` is an intact zip (every member's CRC; nothing is unpickled). An empty
+list means the run can be skipped. :func:`leftover_temp_files` finds temp files of writes that a kill
+interrupted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness import store
+from harness.checkpoint import zip_problem
+
+#: Files of a finished run listed in its manifest (``meta.json["files"]``).
+MANIFEST_FILES = (store.CONFIG_FILE, store.TRAIN_FILE, store.EVAL_FILE, store.TRACES_FILE,
+                  store.CHECKPOINT_FILE)
+
+
+#: ``config.yaml`` keys added by later harness versions: a run written before them lacks the key, which is
+#: then not counted as a difference (``torch_threads``: such runs used the pool's thread count).
+ADDED_KEYS = frozenset({"torch_threads"})
+
+
+def record_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Keys whose values differ between two run records (``config.<field>`` for the method config)."""
+    keys = sorted(set(old) | set(new))
+    diff = [k for k in keys if old.get(k) != new.get(k) and not (k in ADDED_KEYS and k not in old)]
+    if "config" in diff:
+        oc, nc = old.get("config") or {}, new.get("config") or {}
+        if isinstance(oc, dict) and isinstance(nc, dict):
+            diff += [f"config.{k}" for k in sorted(set(oc) | set(nc)) if oc.get(k) != nc.get(k)]
+    return diff
+
+
+def manifest(run_dir: Path) -> dict[str, dict[str, object]]:
+    """``{name: {"bytes", "sha256"}}`` of the run's result files that exist (written at the end of a run)."""
+    return {name: store.file_digest(run_dir / name) for name in MANIFEST_FILES if (run_dir / name).is_file()}
+
+
+def checkpoint_problems(run_dir: Path, meta: dict[str, object] | None) -> list[str]:
+    """What is wrong with a finished run's ``checkpoint.pt`` (missing, changed, or a damaged zip)."""
+    path = run_dir / store.CHECKPOINT_FILE
+    if not path.is_file():
+        return [f"{store.CHECKPOINT_FILE} missing"]
+    listed = (meta or {}).get(store.MANIFEST_KEY)
+    if isinstance(listed, dict) and store.CHECKPOINT_FILE in listed:
+        return store.manifest_problems(run_dir, meta, [store.CHECKPOINT_FILE])
+    problem = zip_problem(path)  # runs finished before manifests were written
+    return [problem] if problem else []
+
+
+def run_problems(run_dir: Path) -> list[str]:
+    """Every problem of a run directory that claims to be finished (empty: every file reads back)."""
+    rec = store.inspect_run(run_dir)
+    problems = list(rec.problems)
+    if rec.status == store.FINISHED:
+        problems += checkpoint_problems(run_dir, rec.meta)
+    return problems
+
+
+def leftover_temp_files(run_dir: Path) -> list[Path]:
+    """Temp files of :func:`harness.store.atomic_write` left by a process killed mid-write."""
+    return sorted(p for p in run_dir.glob(f".*{store.TEMP_SUFFIX}") if p.is_file())
