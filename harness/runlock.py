@@ -1,11 +1,17 @@
 """One trainer per run directory: a lock file, so two ``harness run`` on the same ``--out`` never both train.
 
 ``<run dir>/.lock`` is created exclusively (``O_CREAT | O_EXCL``, atomic on local and NFS v3+ file systems)
-and holds ``{"pid", "host", "since"}``. While the run trains, a daemon thread touches it every
+and holds ``{"pid", "host", "since", "started"}`` (``started``: the holder's start time as the kernel
+reports it, so a recycled pid is told apart). While the run trains, a daemon thread touches it every
 ``HEARTBEAT_SECONDS``. Another process that finds the lock leaves the run alone, unless the lock is stale:
-its holder is a dead process on this host, or it has not been touched for ``STALE_SECONDS`` (a holder
-killed on another machine, e.g. a preempted cluster node), in which case the lock is taken over and the run
-resumes from its checkpoint.
+
+* holder on this host: stale exactly when that process is gone (its pid is dead or now belongs to a
+  process started at another time). A live holder keeps its lock however long it is silent (stopped with
+  SIGSTOP, suspended laptop, swapped out);
+* holder on another host (its pid cannot be checked): stale when the lock has not been touched for
+  ``STALE_SECONDS`` (a holder killed on another machine, e.g. a preempted cluster node).
+
+A stale lock is taken over and the run resumes from its checkpoint.
 """
 
 from __future__ import annotations
@@ -41,6 +47,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _start_time(pid: int) -> str | None:
+    """Start time of process ``pid`` (clock ticks since boot, ``/proc/<pid>/stat`` field 22), or None
+    where ``/proc`` is not available."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()  # the command name may contain spaces and parentheses
+    return fields[19] if len(fields) > 19 else None
+
+
 def _holder(path: Path) -> dict[str, object]:
     try:
         data = json.loads(path.read_text())
@@ -56,8 +73,11 @@ def _is_stale(path: Path, stale_seconds: float) -> bool:
         return True
     holder = _holder(path)
     pid = holder.get("pid")
-    if holder.get("host") == store.host() and isinstance(pid, int) and not _pid_alive(pid):
-        return True
+    if holder.get("host") == store.host() and isinstance(pid, int) and not isinstance(pid, bool):
+        if not _pid_alive(pid):
+            return True
+        started = holder.get("started")
+        return started is not None and _start_time(pid) not in (None, started)  # pid recycled
     return age > stale_seconds
 
 
@@ -68,7 +88,7 @@ def _try_create(path: Path) -> bool:
         return False
     with os.fdopen(fd, "w") as f:
         json.dump({"pid": os.getpid(), "host": store.host(),
-                   "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, f)
+                   "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "started": _start_time(os.getpid())}, f)
     return True
 
 

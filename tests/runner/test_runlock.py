@@ -105,3 +105,26 @@ def test_concurrent_processes_train_a_run_once(tmp_path: Path) -> None:
     meta = store.read_json(tmp_path / "point-goal" / "sac-mt" / "seed=0" / store.META_FILE)
     assert meta is not None and meta["status"] == store.FINISHED and meta["sessions"] == 1
     assert not lock.exists()
+
+
+def test_a_live_holder_on_this_host_keeps_its_lock_however_long_it_is_silent(tmp_path: Path) -> None:
+    """A trainer stopped (SIGSTOP) for longer than the silence limit still holds its run: the silence rule
+    is for holders on other hosts, whose pid cannot be checked."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        os.kill(sleeper.pid, signal.SIGSTOP)
+        _write_lock(tmp_path / "run", sleeper.pid, store.host(), age=10_000.0)
+        with pytest.raises(RunLocked, match=f"process {sleeper.pid}"):
+            acquire(tmp_path / "run", stale_seconds=300.0)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert acquire(tmp_path / "run", stale_seconds=300.0) == tmp_path / "run" / LOCK_FILE  # now it is dead
+
+
+def test_a_recycled_pid_does_not_keep_a_dead_holders_lock(tmp_path: Path) -> None:
+    path = _write_lock(tmp_path / "run", os.getpid(), store.host())  # our pid, but "started" by another
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "started": "1"}))
+    assert acquire(tmp_path / "run") == path
+    assert json.loads(path.read_text())["started"] not in (None, "1")
