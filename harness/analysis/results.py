@@ -21,6 +21,9 @@ class Results:
         evals: ``eval.parquet`` of usable runs, with ``suite, method, seed`` columns.
         train: ``train.parquet`` of usable runs.
         traces: ``traces.parquet`` of usable runs that wrote one.
+        metrics: ``{suite: metric}``.
+        strays: folders that look like runs but are not ones the harness wrote (``seed=01``,
+            ``seed=abc``, no ``config.yaml``, a config naming another suite, method or seed): never read.
     """
 
     root: Path
@@ -29,6 +32,7 @@ class Results:
     train: pd.DataFrame
     traces: pd.DataFrame
     metrics: dict[str, str] = field(default_factory=dict)
+    strays: list[store.Stray] = field(default_factory=list)
 
     @property
     def suites(self) -> list[str]:
@@ -126,7 +130,7 @@ def load_results(root: Path | str) -> Results:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"results directory {root} does not exist")
-    runs = store.scan_results(root)
+    runs, strays = store.scan_tree(root)
     ok = [r for r in runs if r.ok]
     evals = store.load_frames(ok, store.EVAL_FILE)
     metrics: dict[str, str] = {}
@@ -138,5 +142,5 @@ def load_results(root: Path | str) -> Results:
             metrics[str(suite)] = str(metric)
     return Results(
         root=root, runs=runs, evals=evals, train=store.load_frames(ok, store.TRAIN_FILE),
-        traces=store.load_frames(ok, store.TRACES_FILE), metrics=metrics,
+        traces=store.load_frames(ok, store.TRACES_FILE), metrics=metrics, strays=strays,
     )

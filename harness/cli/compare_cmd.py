@@ -66,6 +66,8 @@ def compare_command(args: argparse.Namespace) -> int:
     for r in bad:
         print(f"harness compare: skipped {r.suite}/{r.method}/seed={r.seed} ({r.status}): "
               f"{'; '.join(r.problems)}", file=sys.stderr)
+    for stray in results.strays:
+        print(f"harness compare: skipped stray folder {stray.path}: {stray.reason}", file=sys.stderr)
     if results.evals.empty:
         print(f"harness compare: no usable runs under {args.results}", file=sys.stderr)
         return 1
