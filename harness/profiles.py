@@ -160,7 +160,7 @@ PROFILES: dict[str, Profile] = {
     "bench": Profile(
         name="bench",
         description="reference results: per-suite budgets (cheetah-vel 200k) at which sac-oracle learns, "
-        "the suite's task counts, shrunk SAC networks (2 x 256) for every SAC-based method",
+        "the suite's task counts, shrunk SAC networks (2 x 128) for every SAC-based method",
         budgets=BENCH_BUDGETS,
         default_budget=BENCH_DEFAULT_BUDGET,
         evaluations=10,
