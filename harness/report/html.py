@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import datetime
 import html
+import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from harness.report.sections import Section
@@ -68,25 +72,50 @@ RENDER_CHECK = """
 """
 
 
-def _figure_html(fig: object, div_id: str) -> str:
+#: Plotly's text markup the report's own labels use; any other ``<`` in figure text is shown literally.
+_TEXT_TAG = re.compile(r"<(?!/?(?:br|b|i|em|sup|sub)\s*/?>)", re.IGNORECASE)
+
+
+def safe_id(text: str) -> str:
+    """An HTML id / anchor made only of ``[A-Za-z0-9_-]`` (any other character becomes ``_``)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", text)
+
+
+def _plain_text(value: Any) -> Any:
+    """Figure data and layout with every ``<`` outside Plotly's basic markup tags escaped (``&lt;``, which
+    Plotly displays as ``<``): names read from a results tree cannot add links or elements."""
+    if isinstance(value, str):
+        return _TEXT_TAG.sub("&lt;", value)
+    if isinstance(value, dict):
+        return {k: _plain_text(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_text(v) for v in value]
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OUS":
+        return np.array([_plain_text(v) for v in value.ravel().tolist()], dtype=object).reshape(value.shape)
+    return value
+
+
+def _figure_html(fig: Any, div_id: str) -> str:
     return str(
-        fig.to_html(  # type: ignore[attr-defined]
+        pio.to_html(
+            _plain_text(fig.to_dict()),
             full_html=False,
             include_plotlyjs=False,
-            div_id=div_id,
+            div_id=safe_id(div_id),
             config={"displaylogo": False, "responsive": True},
+            validate=False,
         )
     )
 
 
 def render_html(sections: Sequence[Section], title: str, subtitle: str = "") -> str:
     """The whole page as a string (plotly.js embedded once, ~4.8 MB)."""
-    nav = "".join(f"<a href='#{s.key}'>{html.escape(s.title)}</a>" for s in sections)
+    nav = "".join(f"<a href='#{safe_id(s.key)}'>{html.escape(s.title)}</a>" for s in sections)
     body: list[str] = []
     n_fig = 0
     for s in sections:
         parts = [
-            f"<section id='{s.key}'><h2>{html.escape(s.title)}</h2>"
+            f"<section id='{safe_id(s.key)}'><h2>{html.escape(s.title)}</h2>"
             f"<p class='intro'>{html.escape(s.intro)}</p>"
         ]
         for b in s.blocks:

@@ -114,6 +114,9 @@ def overview(ctx: Context) -> Section:
         f"or unreadable (see <a href='#health'>run health</a>). Suites: {html.escape(', '.join(r.suites))}. "
         f"Methods: {html.escape(', '.join(r.methods))}. Seeds: {', '.join(map(str, r.seeds))}.</p>"
     )
+    if r.strays:
+        sec.note(f"{len(r.strays)} stray folder(s) that are not runs written by the harness were not read "
+                 "(listed under run health).")
     missing = r.missing()
     if missing:
         sec.note(
@@ -413,6 +416,11 @@ def health(ctx: Context) -> Section:
                 "<h3>Wall-clock minutes per run (mean over usable seeds)</h3>"
                 + str(minutes.to_html(classes="data", border=0, na_rep="", float_format="%.2f"))
             )
+    if r.strays:
+        strays = pd.DataFrame([(str(x.path.relative_to(r.root)), x.reason) for x in r.strays],
+                              columns=["folder", "why it is not read"])
+        sec.add_html("<h3>Stray folders (not runs written by the harness; never read)</h3>"
+                     + _frame_html(strays))
     missing = r.missing()
     if missing:
         sec.add_html(

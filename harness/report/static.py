@@ -9,6 +9,7 @@ needs a network. The engine used is returned and printed.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,13 @@ def _mpl_colour(colour: str) -> tuple[float, ...] | str:
     return colour
 
 
+def check_formats(formats: Sequence[str]) -> None:
+    """Raise ``ValueError`` naming unknown static formats (before anything is written)."""
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"unknown static format(s) {list(unknown)}; available: {list(FORMATS)}")
+
+
 def export_static(
     figs: Mapping[str, go.Figure], out: Path | str, formats: Sequence[str] = FORMATS, engine: str = "auto"
 ) -> tuple[list[Path], str]:
@@ -150,12 +158,12 @@ def export_static(
         (written paths, engine used).
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise ValueError(f"unknown static format(s) {unknown}; available: {list(FORMATS)}")
+    check_formats(formats)
     if engine not in ("auto", "kaleido", "matplotlib"):
         raise ValueError(f"unknown engine {engine!r}; use auto, kaleido or matplotlib")
+    # names carry suite names read from a results tree: keep them plain file names inside ``out``
+    figs = {re.sub(r"[^A-Za-z0-9_-]", "_", name): fig for name, fig in figs.items()}
+    out.mkdir(parents=True, exist_ok=True)
     if engine in ("auto", "kaleido"):
         try:
             return export_kaleido(figs, out, formats), "kaleido"
