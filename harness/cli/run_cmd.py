@@ -56,6 +56,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", default=None, help="experiment directory (default results/<profile>)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--workers", type=int, default=1, help="jobs in parallel (default 1: in-process)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="torch threads of every job, whatever --workers is (default 1; part of the config, "
+                        "recorded in config.yaml)")
     p.add_argument("--set", dest="sets", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                    help="config override (YAML value), highest precedence; KEY applies to every method, "
                         "METHOD.KEY to one method only")
@@ -124,7 +127,7 @@ def build_jobs(args: argparse.Namespace) -> list[Job]:
         "out": out, "profile": args.profile, "budget": parse_budget(args.budget), "sets": tuple(args.sets),
         "hparams_file": args.hparams, "device": args.device, "eval_episodes": args.eval_episodes,
         "eval_every": args.eval_every, "task_seed": args.task_seed, "force": args.force,
-        "tensorboard": args.tensorboard, "plugins": tuple(args.plugins),
+        "tensorboard": args.tensorboard, "plugins": tuple(args.plugins), "threads": args.threads,
     }
     return [Job(suite=s, method=m, seed=k, **common) for s in suites for m in methods for k in seeds]
 

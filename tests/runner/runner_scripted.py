@@ -117,7 +117,8 @@ class ScriptedLinear(Method):
         loss.backward()
         self.opt.step()
         self.iterations += 1
-        stats = {"loss": float(loss.detach()), "reward": float(ro.reward[ro.active].mean())}
+        stats = {"loss": float(loss.detach()), "reward": float(ro.reward[ro.active].mean()),
+                 "torch_threads": float(torch.get_num_threads())}
         if c.nan_at is not None and self.iterations - 1 == c.nan_at:
             stats["loss"] = float("nan")
         return stats
