@@ -95,7 +95,8 @@ class Suite(ABC):
     max_tasks: ClassVar[int | None] = None
     #: Declared observation and action sizes (``None``: measured on a built env, see :attr:`spec`). Every
     #: built-in suite declares them, so ``harness list`` builds no env; ``tests/suites/test_contract.py``
-    #: checks each declaration against a built env.
+    #: checks each declaration against a built env. Subclasses inherit them: one that changes the env's
+    #: spaces must declare its own (or ``None``).
     obs_dim: ClassVar[int | None] = None
     act_dim: ClassVar[int | None] = None
     #: Declared length of ``Task.vector()`` (``None``: read from one training task, which builds no env).
