@@ -12,8 +12,11 @@ tasks, zero-shot and greedy:
 2. **Acting.** The policy runs once with each agent (carried hidden state; sliding window of the last
    ``time_steps`` transitions, the ``retain_hidden=False`` agent) and the table gives the mean reward per
    step range and, on the HalfCheetah velocity suites, the achieved forward velocity and its error.
+3. **Critic error by context** (``--critic``): the critics' squared TD error on fresh SAC samples from the
+   run's replay, split by how many transitions the sample's belief has seen, with the belief after the
+   transition in the target and with the sample's own belief, and each bin's share of the total.
 
-    python scripts/moss_belief_drift.py results/cv/cheetah-vel/moss/seed=0 --tasks 30
+    python scripts/moss_belief_drift.py results/cv/cheetah-vel/moss/seed=0 --tasks 30 --critic
 
 ``--tasks N`` uses the first N test tasks of the run's task split (default: the run's own test tasks).
 ``--json F`` also writes every figure to F. Exit code 2 on a bad path or a run that is not MoSS-like.
@@ -37,6 +40,7 @@ from methods.moss.diagnostics import (
     DEFAULT_BUCKETS,
     belief_gap,
     carried_beliefs,
+    critic_error_by_context,
     episode_features,
     window_beliefs,
 )
@@ -65,7 +69,7 @@ def _ranges(x: np.ndarray, buckets: list[tuple[int, int]]) -> list[float]:
     return [float(x[:, lo:hi].mean()) for lo, hi in buckets]
 
 
-def measure(run_dir: Path, n_tasks: int | None, device: str) -> dict[str, Any]:
+def measure(run_dir: Path, n_tasks: int | None, device: str, critic: bool = False) -> dict[str, Any]:
     """Every figure of one run (see the module docstring)."""
     run = load_run(run_dir, device=device)
     cfg: Any = run.method.config
@@ -97,6 +101,10 @@ def measure(run_dir: Path, n_tasks: int | None, device: str) -> dict[str, Any]:
             out["belief_gap"] = gap.gap.tolist()
             out["r2_window"] = gap.r2_window.tolist()
             out["r2_carried"] = gap.r2_carried.tolist()
+    if critic:
+        err = critic_error_by_context(run.method)
+        out["critic"] = {"bins": err.bins, "share": err.share.tolist(), "mse_next": err.mse.tolist(),
+                         "mse_same": err.mse_same.tolist(), "loss_share": err.loss_share.tolist()}
     return out
 
 
@@ -117,23 +125,31 @@ def markdown(row: dict[str, Any]) -> str:
                       f"{row['window_velocity'][i]:.2f}", f"{row['carried_velocity_error'][i]:.2f}",
                       f"{row['window_velocity_error'][i]:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
+    if "critic" in row:
+        c = row["critic"]
+        lines += ["", "| context (transitions) | share of samples | TD MSE, next belief in target | "
+                  "share of that loss | TD MSE, own belief in target |", "|---|---|---|---|---|"]
+        for i, (lo, hi) in enumerate(c["bins"]):
+            lines.append(f"| {lo}-{hi - 1} | {c['share'][i]:.3f} | {c['mse_next'][i]:.1f} | "
+                         f"{c['loss_share'][i]:.3f} | {c['mse_same'][i]:.1f} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", nargs="+", type=Path, 
+    parser.add_argument("runs", nargs="+", type=Path,
                         help="run directories (<out>/<suite>/<method>/seed=<k>)")
     parser.add_argument("--tasks", type=int, default=None, help="first N test tasks (default: the run's own)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    parser.add_argument("--critic", action="store_true", help="also split the critic's TD error by context")
     parser.add_argument("--plugin", action="append", default=[], help="module registering extra methods")
     args = parser.parse_args(argv)
     load_plugins(args.plugin)
     rows = []
     for run_dir in args.runs:
         try:
-            rows.append(measure(run_dir, args.tasks, args.device))
+            rows.append(measure(run_dir, args.tasks, args.device, args.critic))
         except (FileNotFoundError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2

@@ -113,6 +113,14 @@ class MossConfig:
     """Transitions per SAC gradient step [paper: batch_size_policy = 256]."""
     num_training_steps_policy: int = 2048
     """SAC gradient steps per iteration [paper: num_training_steps_policy = 2048]."""
+    next_belief_in_target: bool = False
+    """Bellman target of the critics: False uses the belief of ``s`` for ``s'`` too (lknak/tigr
+    ``sac.py``: ``new_task_z = task_z.clone().detach()``, "train the SAC as if there was no encoder and the
+    state is just extended to be [state, z]"); True uses the belief after the transition. The paper is
+    silent [tigr]. With True, the target of a transition whose belief has little context carries the task
+    information the next step reveals: on cheetah-vel (100k env steps) the 1.9% of SAC samples with the
+    prior belief made 97% of the critic loss (TD MSE 3940 against 1.6-2 with context) and the policy stood
+    still (``scripts/moss_belief_drift.py --td``; MoSS README)."""
     use_trajectory_sample_sac: bool = True
     """Build SAC batches from sampled context windows, using every transition of a window with the belief
     computed from the window's transitions before it (one encoder pass serves up to ``time_steps + 1``

@@ -12,11 +12,17 @@ for the same stored trajectories, so the gap can be measured as a function of th
 * :func:`belief_gap`: per range of steps, how far apart the two are (in units of the spread of the
   training-time beliefs) and how much of the task a read-out fitted on training-time beliefs still finds in
   the carried ones.
+
+It also splits the critics' Bellman error by the context length of the SAC samples
+(:func:`critic_error_by_context`): with the belief after the transition in the target, a sample whose belief
+has seen nothing of the task bootstraps from a value that the next transition's information moves by the
+whole range of task values, an error no critic can fit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -148,3 +154,71 @@ def belief_gap(
             pred = design(beliefs) @ coef
             out.append(float(1.0 - ((pred - yb) ** 2).mean(axis=0).sum() / var) if var > 0 else float("nan"))
     return BeliefGap(rows, np.asarray(gaps), np.asarray(r2w), np.asarray(r2c))
+
+
+#: Context-length ranges ``[lo, hi)`` of :func:`critic_error_by_context`.
+CONTEXT_BINS: tuple[tuple[int, int], ...] = ((0, 1), (1, 2), (2, 4), (4, 8), (8, 16), (16, 32), (32, 65))
+
+
+@dataclass
+class CriticErrorByContext:
+    """The critics' Bellman error on SAC samples, split by how many transitions their belief has seen.
+
+    Attributes:
+        bins: ``[(lo, hi)]`` context lengths (transitions before the sample inside its window).
+        share: ``[B]`` fraction of the samples in each bin.
+        mse: ``[B]`` mean squared TD error per critic in each bin, with the belief after the transition
+            in the target (``next_belief_in_target=True``).
+        mse_same: ``[B]`` the same with the sample's own belief in the target (the default).
+        loss_share: ``[B]`` fraction of the total squared error (``mse`` target) each bin contributes.
+    """
+
+    bins: list[tuple[int, int]]
+    share: np.ndarray
+    mse: np.ndarray
+    mse_same: np.ndarray
+    loss_share: np.ndarray
+
+
+@torch.no_grad()
+def critic_error_by_context(method: Any, windows: int = 512) -> CriticErrorByContext:
+    """TD errors of a trained MoSS method's critics on fresh SAC samples, by context length.
+
+    Samples are drawn as the method's SAC batches draw them (``use_trajectory_sample_sac`` windows of
+    ``time_steps + 1`` transitions from the replay, beliefs from the window before each transition). The
+    target is computed both ways (belief after the transition; the sample's own belief), with the current
+    actor, target critics and temperature, so the split shows which samples drive the critic loss.
+
+    Args:
+        method: a set-up :class:`methods.moss.method.Moss` (e.g. ``load_run(dir).method``) with data.
+        windows: context windows to sample.
+    """
+    from methods.moss.inference import left_align_index
+
+    cfg, pol = method.config, method.policy
+    sac = pol.sac
+    batch = method._windows(method._window_counts(windows), cfg.time_steps + 1, "episode", True)
+    obs, b, a, r, nobs, nb, term = method.inference.window_transitions(batch)
+    _, lengths = left_align_index(batch.mask)
+    w = batch.mask.shape[1]
+    steps = torch.arange(w, device=lengths.device)[None, :]
+    context = steps.expand(len(lengths), w)[steps < lengths[:, None]].cpu().numpy()
+    q = sac.critic(pol.critic_embed(obs, b), a)  # [2, S]
+
+    def td_mse(next_belief: torch.Tensor) -> np.ndarray:
+        next_a, next_logp = sac.actor(pol.actor_embed(nobs, next_belief))
+        q_next = sac.critic_target(pol.critic_embed(nobs, next_belief), next_a).min(dim=0).values
+        target = cfg.reward_scale * r + cfg.gamma * (1.0 - term) * (q_next - sac.alpha * next_logp)
+        return ((q - target) ** 2).mean(dim=0).cpu().numpy()
+
+    err_next, err_same = td_mse(nb), td_mse(b)
+    bins = [(lo, hi) for lo, hi in CONTEXT_BINS if lo <= cfg.time_steps]
+    sel = [(context >= lo) & (context < hi) for lo, hi in bins]
+    total = float(err_next.sum())
+    return CriticErrorByContext(
+        bins=bins,
+        share=np.array([s.mean() for s in sel]),
+        mse=np.array([err_next[s].mean() if s.any() else np.nan for s in sel]),
+        mse_same=np.array([err_same[s].mean() if s.any() else np.nan for s in sel]),
+        loss_share=np.array([err_next[s].sum() / total if total > 0 else np.nan for s in sel]),
+    )

@@ -194,6 +194,8 @@ class Moss(Method):
         while done < total_steps:
             chunk = min(POLICY_CHUNK, total_steps - done)
             samples = self._policy_samples(chunk * bs)
+            if not cfg.next_belief_in_target:  # the belief of s also stands for s' (tigr)
+                samples = (*samples[:5], samples[1], samples[6])
             n = len(samples[0])
             perm = torch.as_tensor(self.rng.permutation(n), device=self.device)
             samples = tuple(x[perm] for x in samples)

@@ -419,3 +419,38 @@ def test_window_agent_acts_on_the_beliefs_the_policy_is_trained_on() -> None:
     trained, _ = method.inference.transition_beliefs(seq)
     torch.testing.assert_close(carried[0, : w + 1], trained[: w + 1], atol=1e-4, rtol=1e-4)
     assert float((carried[0, w + 1 :] - trained[w + 1 :]).abs().max()) > 0.1
+
+
+@pytest.mark.parametrize("next_in_target", [False, True])
+def test_critic_target_belief_switch(next_in_target: bool) -> None:
+    """By default (tigr) the Bellman target reuses the belief of s for s'; ``next_belief_in_target`` passes
+    the belief after the transition. With the next belief, samples whose belief has no context carry the
+    task information of the next step into their target (the cause of MoSS standing still on cheetah-vel);
+    :func:`critic_error_by_context` splits the error by context length."""
+    from harness.collector import Collector
+    from harness.config import method_config
+    from harness.context import RunContext
+    from harness.registry import get_method, get_suite
+    from harness.rollout import Budget
+    from methods.moss.diagnostics import critic_error_by_context
+
+    suite = get_suite("point-goal-nonstat")
+    cls = get_method("moss")
+    method: Any = cls(method_config(cls, suite, "smoke", sets={"next_belief_in_target": next_in_target}))
+    method.setup(suite, suite.train_tasks(0, 2), RunContext(seed=0))
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    update = method.policy.update
+
+    def spy(obs: torch.Tensor, belief: torch.Tensor, *rest: torch.Tensor) -> dict[str, torch.Tensor]:
+        seen.append((belief, rest[3]))
+        return update(obs, belief, *rest)
+
+    method.policy.update = spy
+    method.train_step(Collector(suite, suite.train_tasks(0, 2), 0, Budget(10_000)))
+    assert seen
+    for belief, next_belief in seen:
+        assert torch.equal(belief, next_belief) != next_in_target
+    err = critic_error_by_context(method, windows=32)
+    assert err.share.sum() == pytest.approx(1.0) and err.loss_share.sum() == pytest.approx(1.0)
+    assert err.bins[0] == (0, 1) and err.share[0] > 0  # every window's first transition has no context
+    assert np.all(np.isfinite(err.mse[err.share > 0])) and np.all(np.isfinite(err.mse_same[err.share > 0]))
