@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -17,6 +18,7 @@ from harness.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "tests" / "fixtures" / "ext_pkg"
 DOC = ROOT / "docs" / "extending.md"
+RESULTS = ROOT / "tests" / "fixtures" / "results"
 
 
 def test_doc_code_blocks_are_the_fixture_files():
@@ -70,3 +72,35 @@ def test_entry_points_register_without_plugin_flag(tmp_path):
     assert proc.returncode == 0, proc.stderr
     evals = pd.read_parquet(store.run_dir(out, "line-goal", "hill-climb", 0) / store.EVAL_FILE)
     assert evals["env_steps"].eq(40).all() and len(evals) == 2  # smoke: 4 x horizon 10, 2 test tasks
+
+
+def test_doc_metric_golden_values(monkeypatch):
+    monkeypatch.syspath_prepend(str(PKG))
+    from harness_ext_demo.analysis import worst_suite_mean
+
+    scores = np.array([[0.2, 0.9, np.nan], [0.4, np.nan, np.nan], [np.nan, 0.7, np.nan]])
+    assert worst_suite_mean(scores) == pytest.approx(0.3)  # suite means 0.3, 0.8; the empty suite skipped
+    assert np.isnan(worst_suite_mean(np.full((2, 2), np.nan)))
+
+
+def test_doc_report_section_on_the_results_fixture(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(PKG))
+    from harness_ext_demo.analysis import worst_suite_section, write_extended_report
+
+    from harness.analysis import load_results
+    from harness.report.sections import static_figures
+
+    section = worst_suite_section(load_results(RESULTS), np.random.default_rng(0), reps=200)
+    assert section.key == "worst-suite" and "note" not in "".join(b.html for b in section.blocks)
+    bars = static_figures([section])["worst-suite"].data[0]
+    worst = dict(zip(bars.x, bars.y, strict=True))
+    assert list(worst) == ["moss", "random", "sac-mt", "sac-oracle"]
+    # The references define the scale: random's mean is 0 and the oracle's 1 on every suite.
+    assert worst["random"] == pytest.approx(0.0, abs=1e-9) and worst["sac-oracle"] == pytest.approx(1.0)
+    assert 0.0 < worst["moss"] < 1.0 and 0.0 < worst["sac-mt"] < 1.0
+    out = write_extended_report(RESULTS, tmp_path / "report.html", reps=200)
+    page = out.read_text()
+    ids = re.findall(r"<section id='([\w-]+)'>", page)
+    assert ids[:2] == ["overview", "worst-suite"] and len(ids) > 2
+    assert "Worst suite" in page
+
