@@ -18,8 +18,10 @@ Precedence (later wins)::
 Every key of every section is checked against the dataclass fields when the file is read, whatever suite is
 run, and every value is type-checked (and coerced where lossless: ``1`` -> ``1.0`` for a float field,
 ``"1e-3"`` -> ``0.001``, ``[64, 64]`` -> ``(64, 64)``). ``--set`` values are parsed with ``yaml.safe_load``.
-Errors are :class:`ConfigError` (a ``ValueError``) naming the source, the field, the expected type and the
-value; unknown keys list the valid ones with the closest match.
+Values are also range-checked by field-name conventions (:mod:`harness.config_ranges`: learning rates > 0,
+``0 < gamma <= 1``, batch and buffer sizes within memory, non-empty layer lists, finite floats, ...).
+Errors are :class:`ConfigError` (a ``ValueError``) naming the source, the field, the expected type or valid
+range and the value; unknown keys list the valid ones with the closest match.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from harness.config_ranges import range_error
 from harness.profiles import PROFILES
 
 #: Top-level keys of ``hparams.yaml`` besides group and suite names.
@@ -175,7 +178,27 @@ def check_overrides(config_cls: type, overrides: Mapping[str, Any], source: str)
                 f"{source}: bad value for {config_cls.__name__}.{key} "
                 f"(type {_type_name(types_[key])}): {value!r} ({err})"
             ) from None
+        problem = range_error(str(key), types_[key], out[key])
+        if problem is not None:
+            raise ConfigError(
+                f"{source}: {config_cls.__name__}.{key} = {value!r} is out of range ({problem})"
+            )
     return out
+
+
+def check_ranges(config: Any, source: str = "config") -> None:
+    """Range-check every field of a built config (defaults included; see :mod:`harness.config_ranges`).
+
+    Raises:
+        ConfigError: naming the field, the value and the valid range.
+    """
+    for key, tp in field_types(type(config)).items():
+        value = getattr(config, key)
+        problem = range_error(key, tp, value)
+        if problem is not None:
+            raise ConfigError(
+                f"{source}: {type(config).__name__}.{key} = {value!r} is out of range ({problem})"
+            )
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -350,9 +373,11 @@ def load_config(
         if overrides:
             values.update(check_overrides(config_cls, overrides, source))
     try:
-        return config_cls(**values)
+        config = config_cls(**values)
     except (TypeError, ValueError) as err:  # __post_init__ checks of the config itself
         raise ConfigError(f"{config_cls.__name__}: {err}") from None
+    check_ranges(config, "defaults")
+    return config
 
 
 def method_config(

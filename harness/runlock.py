@@ -114,6 +114,15 @@ def acquire(run_dir: Path, stale_seconds: float = STALE_SECONDS) -> Path:
     raise RunLocked(f"could not take the lock {path} (other processes keep taking it)")
 
 
+def live_holder(run_dir: Path, stale_seconds: float = STALE_SECONDS) -> str | None:
+    """Who holds ``run_dir``'s lock (``"process <pid> on <host>"``), or None when it is free or stale."""
+    path = run_dir / LOCK_FILE
+    if not path.exists() or _is_stale(path, stale_seconds):
+        return None
+    h = _holder(path)
+    return f"process {h.get('pid', '?')} on {h.get('host', '?')}"
+
+
 def release(path: Path) -> None:
     """Remove the lock if this process still holds it."""
     h = _holder(path)

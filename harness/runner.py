@@ -239,6 +239,7 @@ class JobResult:
 def load_plugins(plugins: tuple[str, ...] | list[str]) -> None:
     """Import plugin modules (``pkg.module``) or files (``path/to/file.py``) that register suites/methods."""
     for plugin in plugins:
+        name = ""
         try:
             if plugin.endswith(".py"):
                 path = Path(plugin).resolve()
@@ -246,15 +247,18 @@ def load_plugins(plugins: tuple[str, ...] | list[str]) -> None:
                 if name in sys.modules:
                     continue
                 spec = importlib.util.spec_from_file_location(name, path)
-                if spec is None or spec.loader is None or not path.exists():
-                    raise ValueError(f"cannot load plugin file {plugin!r}")
+                if spec is None or spec.loader is None or not path.is_file():
+                    raise ValueError(f"--plugin {plugin!r}: no such plugin file")
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[name] = module
                 spec.loader.exec_module(module)
             else:
                 importlib.import_module(plugin)
-        except ImportError as err:
-            raise ValueError(f"--plugin {plugin!r}: cannot import: {err}") from None
+        except ValueError:
+            raise
+        except Exception as err:  # a plugin that does not import (syntax error, its own exception)
+            sys.modules.pop(name, None)
+            raise ValueError(f"--plugin {plugin!r}: cannot import: {type(err).__name__}: {err}") from None
 
 
 def _budget(job: Job, suite: Suite, method_cls: type[Method]) -> tuple[int, str, list[str]]:

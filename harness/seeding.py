@@ -21,12 +21,16 @@ def _key(part: int | str) -> int:
     raise TypeError(f"seed components must be int or str, got {type(part).__name__}")
 
 
+#: Seeds are below 2**32 (what numpy and torch seed from; run folders ``seed=<k>`` use the same range).
+SEED_LIMIT = 2**32
+
+
 def check_seed(seed: int) -> int:
-    """Return ``seed`` if it is a non-negative integer, else raise ``ValueError`` naming the problem."""
+    """Return ``seed`` if it is an integer in ``0 .. 2**32 - 1``, else raise ``ValueError`` naming it."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    if not 0 <= seed < SEED_LIMIT:
+        raise ValueError(f"seed must be in 0..2**32-1, got {seed}")
     return int(seed)
 
 

@@ -106,16 +106,38 @@ def make_pruner(name: str) -> optuna.pruners.BasePruner:
     raise ValueError(f"unknown pruner {name!r}; valid pruners: {', '.join(PRUNERS)}")
 
 
+def _existing_storage(spec: SweepSpec) -> str | optuna.storages.BaseStorage:
+    """The storage of a study that must already exist (nothing is created when it does not)."""
+    sqlite = "sqlite:///"
+    if spec.storage is None:
+        path = Path(spec.out) / "study.journal"
+        if not path.is_file():
+            raise ValueError(f"no study {spec.study!r}: {path} does not exist (run the sweep first)")
+    elif spec.storage.startswith(sqlite) and not Path(spec.storage[len(sqlite):]).is_file():
+        raise ValueError(f"no study {spec.study!r}: the database {spec.storage[len(sqlite):]} does not exist")
+    return storage_url(spec)
+
+
 def load_study(spec: SweepSpec, create: bool = True) -> optuna.Study:
-    """Create or open the study (direction maximize)."""
-    storage = storage_url(spec)
-    if not create:
-        return optuna.load_study(study_name=spec.study, storage=storage)
-    sampler = optuna.samplers.TPESampler(seed=spec.sampler_seed, n_startup_trials=5)
-    return optuna.create_study(
-        study_name=spec.study, storage=storage, direction="maximize", load_if_exists=True,
-        sampler=sampler, pruner=make_pruner(spec.pruner),
-    )
+    """Create or open the study (direction maximize); with ``create=False`` nothing is created.
+
+    Raises:
+        ValueError: the storage URL cannot be parsed or reached, or (``create=False``) the study does not
+            exist.
+    """
+    try:
+        if not create:
+            return optuna.load_study(study_name=spec.study, storage=_existing_storage(spec))
+        sampler = optuna.samplers.TPESampler(seed=spec.sampler_seed, n_startup_trials=5)
+        return optuna.create_study(
+            study_name=spec.study, storage=storage_url(spec), direction="maximize", load_if_exists=True,
+            sampler=sampler, pruner=make_pruner(spec.pruner),
+        )
+    except (ValueError, KeyError):
+        raise
+    except Exception as err:  # SQLAlchemy and driver errors of a bad or unreachable --storage
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"--storage {spec.storage!r}: cannot open the study storage: {text}") from None
 
 
 def iqm(values: Sequence[float]) -> float:

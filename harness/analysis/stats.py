@@ -28,6 +28,15 @@ ScoreDict = Mapping[str, np.ndarray]
 
 #: Default bootstrap replications (rliable uses 2000 for profiles and P(improvement), 50000 for aggregates).
 DEFAULT_REPS = 2000
+#: Most bootstrap replications (memory: reps x runs x tasks floats per estimate).
+MAX_REPS = 200_000
+
+
+def check_reps(reps: int) -> int:
+    """Return ``reps`` if it is a usable number of bootstrap replications, else raise ``ValueError``."""
+    if isinstance(reps, bool) or not isinstance(reps, int) or not 1 <= reps <= MAX_REPS:
+        raise ValueError(f"--reps must be in 1..{MAX_REPS} bootstrap replications, got {reps!r}")
+    return reps
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from harness.cli.errors import EXPECTED, error_text
+
 #: Subcommand modules, in ``--help`` order (a module not written yet is skipped).
-SUBCOMMANDS: tuple[str, ...] = ("run", "list", "compare", "report", "sweep")
+SUBCOMMANDS: tuple[str, ...] = ("run", "list", "compare", "report", "sweep", "check")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -35,7 +37,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the process exit code."""
+    """Entry point of the console script; returns the process exit code.
+
+    Every expected failure (bad input, unusable paths, storage URLs, plugins: see
+    :mod:`harness.cli.errors`) ends with one line on stderr and exit code 2, never a traceback; each
+    command checks its input and outputs before it writes, so such a failure leaves nothing behind.
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
     # The first word is the subcommand (``harness`` has no options of its own besides --help); anything
     # else (--help, a typo) gets the full parser and its message.
@@ -44,9 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (KeyError, ValueError) as err:
-        # Bad input (unknown names, malformed values) ends with one clear line, not a traceback.
-        print(f"harness: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"harness {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except EXPECTED as err:
+        print(f"harness {args.command}: error: {error_text(err)}", file=sys.stderr)
         return 2
 
 

@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from harness import store
 from harness.analysis.results import load_results
-from harness.analysis.stats import AGGREGATES, DEFAULT_REPS
+from harness.analysis.stats import AGGREGATES, DEFAULT_REPS, check_reps
 from harness.analysis.table import compare
+from harness.cli.paths import writable_dir
 from harness.report.tables import EXTENSIONS, FORMATS, render
 
 
@@ -61,6 +63,8 @@ def compare_command(args: argparse.Namespace) -> int:
     if not Path(args.results).is_dir():
         print(f"harness compare: error: results directory {args.results} does not exist", file=sys.stderr)
         return 2
+    check_reps(args.reps)
+    out = writable_dir(args.out or args.results, "-o" if args.out else "RESULTS_DIR")
     results = load_results(args.results)
     bad = [r for r in results.runs if not r.ok]
     for r in bad:
@@ -77,11 +81,10 @@ def compare_command(args: argparse.Namespace) -> int:
     if cmp.cells.empty:
         print(f"harness compare: nothing to compare: {'; '.join(cmp.notes)}", file=sys.stderr)
         return 1
-    out = Path(args.out) if args.out else Path(args.results)
-    out.mkdir(parents=True, exist_ok=True)
     stem = table_stem(args.metric, args.k, args.normalize, args.stat)
-    for fmt in FORMATS:
-        (out / f"{stem}.{EXTENSIONS[fmt]}").write_text(render(cmp, fmt))
-    print(render(cmp, args.format), end="")
+    tables = {fmt: render(cmp, fmt) for fmt in FORMATS}
+    for fmt, text in tables.items():
+        store.write_text(out / f"{stem}.{EXTENSIONS[fmt]}", text)
+    print(tables[args.format], end="")
     print(f"written: {out / stem}.{{{','.join(EXTENSIONS[f] for f in FORMATS)}}}", file=sys.stderr)
     return 0

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.analysis.results import load_results
-from harness.analysis.stats import DEFAULT_REPS
+from harness.analysis.stats import DEFAULT_REPS, check_reps
+from harness.cli.paths import writable_dir, writable_file
 from harness.report.html import write_report
 from harness.report.sections import build_sections, static_figures
-from harness.report.static import FORMATS, export_static
+from harness.report.static import FORMATS, check_formats, export_static
 
 
 def add_parser(sub: Any) -> None:
@@ -56,6 +57,14 @@ def report_command(args: argparse.Namespace) -> int:
     if not Path(args.results).is_dir():
         print(f"harness report: error: results directory {args.results} does not exist", file=sys.stderr)
         return 2
+    check_reps(args.reps)
+    formats = [f.strip() for f in args.static_formats.split(",") if f.strip()]
+    if args.static:
+        check_formats(formats)
+    out = writable_file(Path(args.out) if args.out else Path(args.results) / "report.html",
+                        "-o" if args.out else "RESULTS_DIR")
+    if args.static:
+        writable_dir(args.static, "--static")
     results = load_results(args.results)
     if not results.runs:
         print(
@@ -64,7 +73,6 @@ def report_command(args: argparse.Namespace) -> int:
         )
         return 1
     sections = build_sections(results, seed=args.seed, reps=args.reps)
-    out = Path(args.out) if args.out else Path(args.results) / "report.html"
     write_report(sections, out, args.results)
     bad = len(results.runs) - len(results.usable)
     size_mb = out.stat().st_size / 1e6
@@ -73,7 +81,6 @@ def report_command(args: argparse.Namespace) -> int:
         f"{bad} failed/unfinished/unreadable)"
     )
     if args.static:
-        formats = [f.strip() for f in args.static_formats.split(",") if f.strip()]
         paths, engine = export_static(static_figures(sections), args.static, formats, args.engine)
         print(f"static figures: {len(paths)} files in {args.static} (engine: {engine})")
     return 0

@@ -1,10 +1,11 @@
 """``harness run``: train and evaluate methods on suites over seeds, into a results directory.
 
 Every (suite, method, seed) job is resolved and checked before anything is written (unknown names, bad
-``--set`` values, budgets below one episode, a results directory holding a run with another config): any
-problem ends the command with exit code 2. Then the jobs run (resuming killed runs, skipping finished ones
-unless ``--force``), progress lines stream to stdout, and a summary table closes the output. The exit code
-is 1 when a job failed.
+or out-of-range ``--set`` values, budgets below one episode, an ``--out`` that cannot be written, a
+results directory holding a run with another config): any problem ends the command with exit code 2.
+Then the jobs run (resuming killed runs, repairing damaged ones, skipping finished ones unless
+``--force``), progress lines stream to stdout, and a summary table closes the output. The exit code is 1
+when a job failed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness.cli.errors import error_text
+from harness.cli.paths import writable_dir
 from harness.config import ConfigError, parse_sets
 from harness.context import resolve_device
 from harness.executors import EXECUTORS, get_executor
@@ -30,10 +33,14 @@ from harness.runner import (
     load_plugins,
     resolve_job,
 )
+from harness.seeding import SEED_LIMIT
 from harness.training import make_summary_writer
 
 #: Default ``--out`` is ``results/<profile>``: re-running the same command resumes or skips its runs.
 DEFAULT_OUT_ROOT = Path("results")
+#: Most seeds one ``--seeds`` range may expand to, and most ``--workers``.
+MAX_SEEDS = 100_000
+MAX_WORKERS = 1024
 
 
 def add_parser(sub: Any) -> None:
@@ -85,15 +92,15 @@ def parse_seeds(spec: str) -> list[int]:
         try:
             if "-" in part:
                 lo, hi = (int(x) for x in part.split("-", 1))
-                if hi < lo:
+                if hi < lo or hi - lo >= MAX_SEEDS:
                     raise ValueError
                 seeds.extend(range(lo, hi + 1))
             else:
                 seeds.append(int(part))
         except ValueError:
             raise ValueError(f"--seeds: cannot parse {part!r}; use e.g. 0,1,2 or 0-4") from None
-    if not seeds or min(seeds) < 0:
-        raise ValueError(f"--seeds: expected non-negative seeds, got {spec!r}")
+    if not seeds or min(seeds) < 0 or max(seeds) >= SEED_LIMIT:
+        raise ValueError(f"--seeds: expected seeds in 0..2**32-1, got {spec!r}")
     return list(dict.fromkeys(seeds))
 
 
@@ -119,8 +126,8 @@ def build_jobs(args: argparse.Namespace) -> list[Job]:
     parse_sets(args.sets)
     if args.hparams is not None and not Path(args.hparams).is_file():
         raise ValueError(f"--hparams: no such file {args.hparams!r}")
-    if args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise ValueError(f"--workers must be in 1..{MAX_WORKERS}, got {args.workers}")
     resolve_device(args.device)
     out = str(args.out if args.out is not None else DEFAULT_OUT_ROOT / args.profile)
     common = {
@@ -142,7 +149,7 @@ def validate(jobs: list[Job], args: argparse.Namespace) -> list[str]:
         with tempfile.TemporaryDirectory() as tmp:
             make_summary_writer(Path(tmp)).close()
     lines = []
-    counts = {"new": 0, "resume": 0, "finished": 0}
+    counts = {"new": 0, "resume": 0, "finished": 0, "repair": 0, "restart": 0}
     budgets: dict[tuple[str, str], tuple[int, str, int, int]] = {}
     for job in jobs:
         r = resolve_job(job)
@@ -151,10 +158,13 @@ def validate(jobs: list[Job], args: argparse.Namespace) -> list[str]:
         lines += [f"warning: {w}" for w in r.warnings if f"warning: {w}" not in lines]
     for (suite, method), (budget, mode, every, k) in budgets.items():
         lines.append(f"  {suite:<22} {method:<20} budget {budget} ({mode}), eval every {every}, k={k}")
+    damaged = counts["repair"] + counts["restart"]
     lines.append(
         f"{len(jobs)} jobs: {counts['new']} new, {counts['resume']} to resume, "
         f"{counts['finished']} finished (skipped{'' if not args.force else ', forced'})"
+        + (f", {damaged} damaged (to repair)" if damaged else "")
     )
+    writable_dir(jobs[0].out, "--out")  # last: it creates the directory
     return lines
 
 
@@ -179,8 +189,8 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         jobs = build_jobs(args)
         plan = validate(jobs, args)
-    except (ConfigError, KeyError, ValueError, TypeError) as err:
-        print(f"harness run: error: {err}", file=sys.stderr)
+    except (ConfigError, KeyError, ValueError, TypeError, OSError) as err:
+        print(f"harness run: error: {error_text(err)}", file=sys.stderr)
         return 2
     out = jobs[0].out
     print(f"harness run: {out}")
@@ -196,6 +206,9 @@ def run_command(args: argparse.Namespace) -> int:
         return 130
     print()
     print(summary_table(results))
+    for r in results:
+        if r.warning:
+            print(f"warning: {r.key}: {r.warning}", file=sys.stderr)
     failed = [r for r in results if r.status == "failed"]
     print(f"\nresults: {out}  ({len(results)} jobs, {format_seconds(time.perf_counter() - start)})")
     if failed:

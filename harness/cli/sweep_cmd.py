@@ -21,12 +21,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.cli.errors import error_text
+from harness.cli.paths import writable_dir, writable_file
 from harness.cli.run_cmd import parse_budget, parse_seeds
-from harness.config import ConfigError, parse_sets
+from harness.config import ConfigError, method_config
 from harness.context import resolve_device
 from harness.profiles import PROFILES
-from harness.registry import get_method, resolve_suites
-from harness.runner import load_plugins
+from harness.registry import get_method, get_suite, resolve_suites
+from harness.runner import load_plugins, sets_for_method
 
 
 def add_parser(sub: Any) -> None:
@@ -70,14 +72,21 @@ def build_spec(args: argparse.Namespace) -> Any:
 
     load_plugins(args.plugins)
     suites = tuple(s.name for s in resolve_suites(args.suite))
-    get_method(args.method)
-    parse_sets(args.sets)
+    method_cls = get_method(args.method)
+    fixed = sets_for_method(args.sets, args.method)
+    for suite in suites:  # unknown keys and out-of-range values fail here, before any trial
+        method_config(method_cls, get_suite(suite), args.profile, sets=fixed)
     resolve_device(args.device)
     budget = parse_budget(args.budget)
     if isinstance(budget, str):
         raise ValueError("--budget published is not supported by sweeps; give a number of env steps")
+    if not 0 <= args.trials <= 100_000 or not 1 <= args.workers <= 1024:
+        raise ValueError(f"--trials must be in 0..100000 and --workers in 1..1024, got {args.trials}, "
+                         f"{args.workers}")
     study = args.study or f"{'+'.join(suites) if len(suites) <= 3 else args.suite}-{args.method}"
     out = args.out or str(Path("results") / "sweeps" / study)
+    if args.export_best is not None:
+        writable_file(args.export_best, "--export-best")
     return SweepSpec(
         suites=suites, method=args.method, seeds=tuple(parse_seeds(args.seeds)), out=out, study=study,
         storage=args.storage, profile=args.profile, budget=budget, pruner=args.pruner, sets=tuple(args.sets),
@@ -95,18 +104,21 @@ def sweep_command(args: argparse.Namespace) -> int:
         if args.export_best is None:
             get_method(spec.method).search_space(_ProbeTrial())
     except (ConfigError, KeyError, ValueError, NotImplementedError) as err:
-        print(f"harness sweep: error: {err}", file=sys.stderr)
+        print(f"harness sweep: error: {error_text(err)}", file=sys.stderr)
         return 2
     if args.export_best is not None:
         try:
             study = sweeps.load_study(spec, create=False)
             overrides = sweeps.export_best(study, spec.method, args.export_best)
         except (KeyError, ValueError) as err:
-            print(f"harness sweep: error: {err}", file=sys.stderr)
+            print(f"harness sweep: error: {error_text(err)}", file=sys.stderr)
             return 2
         print(f"best trial {study.best_trial.number} (objective {study.best_value:.6g}): {overrides}")
         print(f"written to {args.export_best}; use: harness run ... --hparams {args.export_best}")
         return 0
+    if spec.storage:  # a bad or unreachable --storage fails before the sweep directory is created
+        sweeps.load_study(spec)
+    writable_dir(spec.out, "--out")
     print(f"harness sweep: study {spec.study!r} in {spec.storage or spec.out + '/study.journal'}")
     if args.executor == "ray":
         from harness.executors_ray import run_sweep_on_ray

@@ -21,6 +21,7 @@ import numpy as np
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
+from harness import store
 from harness.report.sections import Section
 
 CSS = """
@@ -154,6 +155,5 @@ def write_report(sections: Sequence[Section], path: Path | str, results_dir: Pat
         f"metarl-harness report: {Path(results_dir).resolve().name}",
         f"{Path(results_dir).resolve()} · generated {stamp}",
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    store.write_text(path, text)  # atomic, umask-respecting
     return path
