@@ -42,10 +42,12 @@ def manifest(run_dir: Path) -> dict[str, dict[str, object]]:
 
 
 def checkpoint_problems(run_dir: Path, meta: dict[str, object] | None) -> list[str]:
-    """What is wrong with a finished run's ``checkpoint.pt`` (missing, changed, or a damaged zip)."""
+    """What is wrong with a finished run's ``checkpoint.pt`` (changed since the run finished, or a damaged
+    zip). A finished run without one is complete (results are shared without their checkpoints): only
+    :func:`harness.trained.load_run` needs it."""
     path = run_dir / store.CHECKPOINT_FILE
-    if not path.is_file():
-        return [f"{store.CHECKPOINT_FILE} missing"]
+    if not path.exists():
+        return []
     listed = (meta or {}).get(store.MANIFEST_KEY)
     if isinstance(listed, dict) and store.CHECKPOINT_FILE in listed:
         return store.manifest_problems(run_dir, meta, [store.CHECKPOINT_FILE])

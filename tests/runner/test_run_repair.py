@@ -158,3 +158,10 @@ def test_meta_and_checkpoint_record_the_config_hash_and_progress(finished, tmp_p
         run_job(killed, stop_at_eval_after(300))  # killed after the checkpoint at 300 env steps
     meta = json.loads((killed.run_dir / store.META_FILE).read_text())
     assert meta["status"] == store.RUNNING and meta["env_steps"] == 300 and "updated_at" in meta
+
+
+def test_finished_run_shared_without_its_checkpoint_is_still_complete(finished, tmp_path) -> None:
+    job = copy_of(finished, tmp_path)
+    (job.run_dir / store.CHECKPOINT_FILE).unlink()  # reference results ship without checkpoints
+    assert existing_state(resolve_job(job)) == "finished"
+    assert run_job(job).status == "skipped"
