@@ -144,6 +144,8 @@ class TrainingSession:
         self.tb: _TensorBoard | None = None
         self.collector: Collector | None = None
         self.checkpoint: dict[str, Any] | None = None
+        self.final_checkpoint = False  # resumed from the checkpoint of the last iteration
+        self.final_traces: bytes | None = None
         if (self.dir / store.CHECKPOINT_FILE).exists():
             self._load_checkpoint()
 
@@ -157,6 +159,8 @@ class TrainingSession:
             return
         check_record(ckpt, self.record, self.dir)
         self.checkpoint = ckpt
+        self.final_checkpoint = bool(ckpt.get("final"))
+        self.final_traces = ckpt.get("traces")
         self._load_rows(ckpt)
 
     # -------------------------------------------------------------------------------------- events
@@ -319,7 +323,10 @@ class TrainingSession:
         finally:
             if self.tb is not None:
                 self.tb.close()
-
+        if self.final_checkpoint and self.env_steps == self.start_steps:
+            # nothing left to train (e.g. meta.json was lost after the end): the frames come from the
+            # final checkpoint, whatever state the files on disk are in
+            write_frames(self.dir, self.train_rows, self.eval_rows, self.final_traces)
 
 
 
@@ -376,15 +383,19 @@ def restore_finished(r: ResolvedJob, run_dir: Path) -> str:
     check_record(ckpt, record, run_dir)
     if not ckpt.get("final") or int(ckpt["collector"]["budget_used"]) < r.budget:
         return f"{store.CHECKPOINT_FILE} is not the final one of the run"
-    session_rows = {"train": ckpt["train_rows"], "eval": ckpt["eval_rows"]}
-    if ckpt.get("traces") is not None:
-        store.atomic_write(run_dir / store.TRACES_FILE, lambda f: f.write(ckpt["traces"]))
-    else:
-        (run_dir / store.TRACES_FILE).unlink(missing_ok=True)
-    store.write_parquet(run_dir / store.EVAL_FILE,
-                        pd.DataFrame(session_rows["eval"], columns=list(store.EVAL_COLUMNS)))
-    train = pd.DataFrame(session_rows["train"])
-    store.write_parquet(run_dir / store.TRAIN_FILE,
-                        train if len(train.columns) else pd.DataFrame(columns=list(store.TRAIN_COLUMNS)))
+    write_frames(run_dir, ckpt["train_rows"], ckpt["eval_rows"], ckpt.get("traces"))
     store.write_yaml(run_dir / store.CONFIG_FILE, record)
     return ""
+
+
+def write_frames(run_dir: Path, train_rows: list[dict[str, Any]], eval_rows: list[dict[str, Any]],
+                 traces: bytes | None) -> None:
+    """Write a finished run's frames from its final checkpoint's rows and traces (parquet bytes)."""
+    if traces is not None:
+        store.atomic_write(run_dir / store.TRACES_FILE, lambda f: f.write(traces))
+    else:
+        (run_dir / store.TRACES_FILE).unlink(missing_ok=True)
+    store.write_parquet(run_dir / store.EVAL_FILE, pd.DataFrame(eval_rows, columns=list(store.EVAL_COLUMNS)))
+    train = pd.DataFrame(train_rows)
+    store.write_parquet(run_dir / store.TRAIN_FILE,
+                        train if len(train.columns) else pd.DataFrame(columns=list(store.TRAIN_COLUMNS)))

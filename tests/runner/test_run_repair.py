@@ -165,3 +165,14 @@ def test_finished_run_shared_without_its_checkpoint_is_still_complete(finished, 
     (job.run_dir / store.CHECKPOINT_FILE).unlink()  # reference results ship without checkpoints
     assert existing_state(resolve_job(job)) == "finished"
     assert run_job(job).status == "skipped"
+
+
+def test_lost_meta_json_and_damaged_frames_are_rebuilt_from_the_final_checkpoint(finished, tmp_path) -> None:
+    job = copy_of(finished, tmp_path)
+    (job.run_dir / store.META_FILE).unlink()  # status unknown: the run resumes from its checkpoint
+    truncate(job.run_dir / store.EVAL_FILE)
+    (job.run_dir / store.TRACES_FILE).unlink()
+    assert existing_state(resolve_job(job)) == "resume"
+    assert run_job(job).status == store.FINISHED
+    assert_frames_equal(frames(job.run_dir), finished[1])
+    assert run_job(job).status == "skipped"
