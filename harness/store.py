@@ -4,9 +4,10 @@ Layout (one directory per run)::
 
     <root>/<suite>/<method>/seed=<k>/
         config.yaml      method, suite, seed, profile, budget, budget_mode, eval settings, task counts,
-                         and ``config`` (every field of the method's config)
+                         torch_threads and ``config`` (every field of the method's config)
         meta.json        status (running | finished | failed | pruned), versions, git commit, host,
-                         timings, env_steps, error + traceback
+                         timings, env_steps (updated at every checkpoint), config_hash, error +
+                         traceback, and once finished ``files``: size and SHA-256 of every result file
         train.parquet    one row per training iteration: iteration, env_steps, wall_time (s since the
                          run started), collect_seconds, update_seconds, + the method's stats (a stat
                          named like one of these columns is stored as ``method_<name>``)
@@ -14,11 +15,15 @@ Layout (one directory per run)::
                          episode (0-based within the trial), return, success, length, metric
         traces.parquet   final evaluation, one row per step: task_id, episode, t, reward, true_task,
                          base_id, belief_<key> (written for non-stationary suites and belief agents)
-        checkpoint.pt    resume state (method, collector, torch RNG, rows so far)
+        checkpoint.pt    resume state (method, collector, torch RNG, rows so far, resolved config and its
+                         hash; see :mod:`harness.checkpoint`)
 
-Every file is written atomically (a temp file in the same directory, then ``os.replace``), so a reader
-sees either the old or the new file, never a half-written one. Readers (:func:`scan_results`,
-:func:`load_frames`) tolerate missing and partial runs and say what is wrong in ``RunRecord.problems``.
+Every file is written atomically (a temp file in the same directory, then ``os.replace``, then an fsync of
+the directory), with the mode a plain ``open`` gives under the umask, so a reader sees either the old or
+the new file, never a half-written one. Readers (:func:`scan_tree`, :func:`scan_results`,
+:func:`load_frames`) read only canonical run folders (``seed=<k>`` whose ``config.yaml`` names the same
+suite, method and seed; the others are :class:`Stray`), tolerate missing and partial runs and say what is
+wrong in ``RunRecord.problems`` (files that do not read back or differ from the manifest).
 """
 
 from __future__ import annotations
