@@ -110,7 +110,7 @@ def verdict(
 
 def ledger_rows(
     entries: list[PublishedNumber],
-    cells: pd.DataFrame,
+    cells: pd.DataFrame | None,
     budgets: Mapping[tuple[str, str], int],
     only_ours: bool = False,
 ) -> pd.DataFrame:
@@ -119,7 +119,7 @@ def ledger_rows(
     Args:
         entries: the ledger (:func:`load_ledger`).
         cells: a comparison's cells (``method, column, point, lo, hi, n_runs``; ``column`` = suite), raw
-            (not normalized) scores.
+            (not normalized) scores; None when there are no runs.
         budgets: ``(suite, method) -> env steps`` of our runs (their ``config.yaml`` budget).
         only_ours: keep only the rows of suites and methods we ran.
 
@@ -127,7 +127,7 @@ def ledger_rows(
         One row per entry, columns :data:`LEDGER_COLUMNS` (``ours``/``lo``/``hi`` NaN where we have no run;
         success rates in percent).
     """
-    index = {(str(r.column), str(r.method)): r for r in cells.itertuples()}
+    index = {} if cells is None else {(str(r.column), str(r.method)): r for r in cells.itertuples()}
     rows = []
     for e in entries:
         cell = index.get((e.suite, e.method))
@@ -157,7 +157,7 @@ def ledger_markdown(rows: pd.DataFrame) -> str:
              "verdict | src |", "|---|---|---|---|---|---|---|---|---|---|"]
 
     def budget(b: Any) -> str:
-        return "?" if b is None or (isinstance(b, float) and math.isnan(b)) else f"{int(b):,}"
+        return "?" if b is None or b != b else f"{int(b):,}"
 
     for r in rows.itertuples():
         pub = f"{'~' if r.approx else ''}{r.published:g}{'%' if r.metric == 'success' else ''}"
@@ -168,3 +168,13 @@ def ledger_markdown(rows: pd.DataFrame) -> str:
     lines.append("")
     lines += [f"{i + 1}. {s}" for i, s in enumerate(sources)]
     return "\n".join(lines)
+
+
+def run_budgets(configs: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[tuple[str, str], int]:
+    """``(suite, method) -> budget`` (env steps) from runs' ``config.yaml`` mappings (``Results.configs``)."""
+    out: dict[tuple[str, str], int] = {}
+    for key, cfg in configs.items():
+        budget = cfg.get("budget")
+        if isinstance(budget, int):
+            out[key] = budget
+    return out

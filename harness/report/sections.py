@@ -466,6 +466,8 @@ def build_sections(results: Results, seed: int = 0, reps: int = stats.DEFAULT_RE
         ascores.normalize(scores, refs) if refs else scores.iloc[0:0],
         refs,
     )
+    from harness.report.ledger_section import ledger
+
     curves_sec, steps_sec = learning_curves(ctx)
     return [
         overview(ctx),
@@ -477,6 +479,7 @@ def build_sections(results: Results, seed: int = 0, reps: int = stats.DEFAULT_RE
         adaptation(ctx),
         nonstationary(ctx),
         beliefs(ctx),
+        ledger(ctx),
         health(ctx),
         provenance(ctx),
     ]

@@ -1,0 +1,61 @@
+"""The shipped reference results (``results/reference/``): small, complete, readable, and compared.
+
+Every run folder committed there holds the small files of a finished run (config, meta, eval and train
+parquet, traces for methods with a belief) and never a checkpoint; the whole folder stays under
+:data:`MAX_BYTES`; ``harness compare`` reads every run and puts each method in the table.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.analysis.results import load_results
+from harness.analysis.table import compare
+
+ROOT = Path(__file__).resolve().parents[2] / "results" / "reference"
+MAX_BYTES = 20 * 2**20
+ALLOWED = {"config.yaml", "meta.json", "eval.parquet", "train.parquet", "traces.parquet"}
+
+
+def tracked_files() -> list[Path]:
+    """Files under results/reference that git tracks (what a fresh clone has)."""
+    out = subprocess.run(["git", "ls-files", "-z", str(ROOT)], capture_output=True, check=False,
+                         cwd=ROOT.parents[1])
+    if out.returncode != 0:  # not a git checkout (e.g. an sdist): everything on disk
+        return [p for p in ROOT.rglob("*") if p.is_file()]
+    return [ROOT.parents[1] / p for p in out.stdout.decode().split("\0") if p]
+
+
+def test_reference_folder_is_small_and_holds_no_checkpoints() -> None:
+    files = tracked_files()
+    assert sum(p.stat().st_size for p in files) < MAX_BYTES
+    run_files = [p for p in files if p.parent.name.startswith("seed=")]
+    assert all(p.name in ALLOWED for p in run_files), sorted({p.name for p in run_files} - ALLOWED)
+
+
+def experiments() -> list[Path]:
+    return sorted({p.parents[3] for p in tracked_files() if p.name == "eval.parquet"})
+
+
+@pytest.mark.parametrize("experiment", experiments(), ids=lambda p: p.name)
+def test_every_reference_run_is_finished_and_compared(experiment: Path) -> None:
+    results = load_results(experiment)
+    assert results.runs and not results.strays
+    assert all(r.ok for r in results.runs), [(r.method, r.seed, r.problems) for r in results.runs if not r.ok]
+    cmp = compare(results.evals, np.random.default_rng(0), exclude_from_best=results.task_seeing_methods)
+    assert set(cmp.cells.method) == set(results.methods)
+
+
+def test_compare_cli_prints_the_reference_table(tmp_path: Path) -> None:
+    bench = ROOT / "bench"
+    if not (bench / "cheetah-vel").is_dir():
+        pytest.skip("no bench reference results")
+    out = subprocess.run([sys.executable, "-m", "harness", "compare", str(bench), "-o", str(tmp_path)],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "| sac-oracle |" in out.stdout and "cheetah-vel" in out.stdout
