@@ -161,6 +161,9 @@ def test_profiles_numbers():
     assert quick.num_tasks(cheetah) == (10, 5) and quick.budget(cheetah) == 50_000
     assert paper.num_tasks(cheetah) == (cheetah.n_train, cheetah.n_test)
     assert paper.budget(cheetah) == 3_026_000 and paper.budget(goal) == 2_000_000
-    assert sorted(PROFILES) == ["paper", "quick", "smoke"]
+    bench = get_profile("bench")
+    assert bench.budget(cheetah) == 200_000 and bench.num_tasks(cheetah) == (cheetah.n_train, cheetah.n_test)
+    assert bench.eval_every(cheetah, 200_000) == 20_000
+    assert sorted(PROFILES) == ["bench", "paper", "quick", "smoke"]
     with pytest.raises(UnknownNameError, match="Did you mean 'quick'"):
         get_profile("quik")
