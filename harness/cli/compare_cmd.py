@@ -5,7 +5,9 @@ on a suite is its mean over test tasks (return, or success rate on success suite
 (``--metric final``) or averaged over training (``--metric auc``). The best method of each column is in
 bold (methods that see the task, the oracle, excluded). The table is printed in ``--format`` and written in
 all formats (``.md``, ``.tex``, ``.csv``) to ``-o`` (default: the results directory). Failed or
-unreadable runs are left out and listed on stderr.
+unreadable runs are left out and listed on stderr. ``--ledger`` adds the reproduction ledger: the
+published numbers of these suites (``harness/analysis/published.yaml``) beside ours, with both budgets and a
+verdict per row.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from harness import store
-from harness.analysis.results import load_results
+from harness.analysis.ledger import ledger_markdown, ledger_rows, load_ledger, run_budgets
+from harness.analysis.results import Results, load_results
 from harness.analysis.stats import AGGREGATES, DEFAULT_REPS, check_reps
 from harness.analysis.table import compare
 from harness.cli.paths import writable_dir
@@ -45,6 +49,9 @@ def add_parser(sub: Any) -> None:
                    help=f"bootstrap replications (default {DEFAULT_REPS})")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("-o", "--out", default=None, help="directory for the table files (default RESULTS_DIR)")
+    p.add_argument("--ledger", action="store_true",
+                   help="also print the reproduction ledger: published numbers for these suites beside ours, "
+                   "with both budgets and a verdict (written as ledger.md)")
     p.set_defaults(func=compare_command)
 
 
@@ -56,6 +63,17 @@ def table_stem(metric: str, k: str, normalized: bool, stat: str = "IQM") -> str:
     if normalized:
         parts.append("normalized")
     return "-".join(parts)
+
+
+def ledger_table(results: Results, cells: pd.DataFrame | None, args: argparse.Namespace) -> str:
+    """The ledger rows of the suites in ``results`` as Markdown (raw final scores, not normalized)."""
+    if cells is None or args.metric != "final":
+        cells = compare(results.evals, np.random.default_rng(args.seed), k=args.k, reps=args.reps,
+                        statistic=args.stat).cells
+    entries = [e for e in load_ledger() if e.suite in results.suites]
+    if not entries:
+        return "The ledger lists no published number for these suites.\n"
+    return ledger_markdown(ledger_rows(entries, cells, run_budgets(results.configs()))) + "\n"
 
 
 def compare_command(args: argparse.Namespace) -> int:
@@ -86,5 +104,9 @@ def compare_command(args: argparse.Namespace) -> int:
     for fmt, text in tables.items():
         store.write_text(out / f"{stem}.{EXTENSIONS[fmt]}", text)
     print(tables[args.format], end="")
+    if args.ledger:
+        text = ledger_table(results, cmp.cells if not args.normalize else None, args)
+        store.write_text(out / "ledger.md", text)
+        print("\nReproduction ledger\n\n" + text)
     print(f"written: {out / stem}.{{{','.join(EXTENSIONS[f] for f in FORMATS)}}}", file=sys.stderr)
     return 0

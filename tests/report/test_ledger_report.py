@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.report.test_compare import FIXTURE, run_cli
 from tests.report.test_report import build_report, chromium, needs_chromium, rendered_state
 
 
@@ -25,3 +26,11 @@ def test_ledger_renders_in_headless_chromium(tmp_path: Path) -> None:
     dom = chromium("--dump-dom", path.as_uri(), tmp=tmp_path).stdout
     assert "Reproduction ledger" in dom and "<td>86%</td>" in dom
 
+
+
+def test_compare_ledger_prints_the_same_rows(tmp_path: Path) -> None:
+    code, out, err = run_cli("compare", str(FIXTURE), "--ledger", "-o", str(tmp_path), "--reps", "200")
+    assert code == 0, err
+    assert "Reproduction ledger" in out
+    assert "| ml1-reach-v2 | moss | 86% | 1 | 60,064,000 |" in out and "budgets not comparable" in out
+    assert (tmp_path / "ledger.md").read_text(encoding="utf-8") in out
