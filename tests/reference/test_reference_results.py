@@ -45,10 +45,12 @@ def experiments() -> list[Path]:
 @pytest.mark.parametrize("experiment", experiments(), ids=lambda p: p.name)
 def test_every_reference_run_is_finished_and_compared(experiment: Path) -> None:
     results = load_results(experiment)
-    assert results.runs and not results.strays
-    assert all(r.ok for r in results.runs), [(r.method, r.seed, r.problems) for r in results.runs if not r.ok]
+    shipped = {p.parent for p in tracked_files() if p.name == "eval.parquet"}
+    runs = [r for r in results.runs if r.path.resolve() in shipped]  # not runs in progress on this machine
+    assert runs and not results.strays
+    assert all(r.ok for r in runs), [(r.method, r.seed, r.problems) for r in runs if not r.ok]
     cmp = compare(results.evals, np.random.default_rng(0), exclude_from_best=results.task_seeing_methods)
-    assert set(cmp.cells.method) == set(results.methods)
+    assert {r.method for r in runs} <= set(cmp.cells.method)
 
 
 def test_compare_cli_prints_the_reference_table(tmp_path: Path) -> None:
