@@ -334,6 +334,26 @@ def parse_sets(items: Sequence[str]) -> dict[str, Any]:
     return dict(parse_set(i) for i in items)
 
 
+def sets_for_method(sets: Sequence[str], method: str) -> dict[str, Any]:
+    """The ``--set`` overrides that apply to ``method``: ``key=v`` applies to every method,
+    ``<method>.key=v`` only to that one (config keys never contain dots).
+
+    Raises:
+        UnknownNameError: the prefix of a scoped key is not a registered method.
+    """
+    from harness.registry import get_method
+
+    out: dict[str, Any] = {}
+    for key, value in parse_sets(sets).items():
+        if "." in key:
+            prefix, _, key = key.rpartition(".")
+            get_method(prefix)  # unknown method prefix: error with the closest name
+            if prefix != method:
+                continue
+        out[key] = value
+    return out
+
+
 def load_config(
     config_cls: type,
     *,
@@ -412,3 +432,23 @@ def method_config(
         trial=trial,
         sets=sets,
     )
+
+
+def job_config(
+    method_cls: Any,
+    suite: Any,
+    profile: str,
+    *,
+    hparams_file: str | Path | None = None,
+    trial: Mapping[str, Any] | None = None,
+    sets: Sequence[str] = (),
+) -> Any:
+    """The config of one job of ``harness run``: :func:`method_config` with this method's part of a
+    ``--hparams FILE`` (:func:`read_hparams_file`), the trial overrides, and the ``--set`` strings scoped
+    to the method (:func:`sets_for_method`)."""
+    file_overrides: dict[str, Any] = {}
+    if hparams_file is not None:
+        per_method = read_hparams_file(Path(hparams_file))
+        file_overrides = per_method.get(method_cls.name, per_method.get("*", {}))
+    return method_config(method_cls, suite, profile, file_overrides=file_overrides, trial=trial,
+                         sets=sets_for_method(sets, method_cls.name))

@@ -15,24 +15,18 @@ import queue as queue_mod
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from harness.jobs import EventSink, Job, JobResult, ResolvedJob, dead_worker_result, plain_job
 from harness.progress import ProgressEvent
-from harness.runner import EventSink, Job, JobResult, run_job
+from harness.runner import run_job
 
 
 class Executor(Protocol):
     """Runs jobs and reports progress; results come back in the order of ``jobs``."""
 
-    def run(self, jobs: Sequence[Job], on_progress: EventSink | None = None) -> list[JobResult]:
-        """Run every job (a failing job yields a ``failed`` result, it never stops the others)."""
+    def run(self, jobs: Sequence[Job | ResolvedJob], on_progress: EventSink | None = None) -> list[JobResult]:
+        """Run every job (a failing job yields a ``failed`` result, it never stops the others); a job
+        already resolved in this process is not resolved again when it runs here."""
         ...
-
-
-def dead_worker_result(job: Job, exitcode: int | None) -> JobResult:
-    """Result of a job whose worker process ended without reporting (its checkpoint stays resumable)."""
-    return JobResult(
-        key=job.key, suite=job.suite, method=job.method, seed=job.seed, status="failed",
-        run_dir=str(job.run_dir), error=f"worker process died (exit code {exitcode}); re-run to resume",
-    )
 
 
 def _child(index: int, job: Job, out: Any) -> None:
@@ -61,10 +55,10 @@ class LocalExecutor:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.workers = workers
 
-    def run(self, jobs: Sequence[Job], on_progress: EventSink | None = None) -> list[JobResult]:
+    def run(self, jobs: Sequence[Job | ResolvedJob], on_progress: EventSink | None = None) -> list[JobResult]:
         if self.workers == 1:
             return [run_job(job, on_progress) for job in jobs]
-        return self._run_processes(list(jobs), on_progress)
+        return self._run_processes([plain_job(job) for job in jobs], on_progress)
 
     def _run_processes(self, jobs: list[Job], on_progress: EventSink | None) -> list[JobResult]:
         ctx = mp.get_context("spawn")

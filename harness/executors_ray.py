@@ -18,11 +18,11 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from harness.executors import dead_worker_result
-from harness.runner import Job, JobResult, run_job
+from harness.jobs import Job, JobResult, ResolvedJob, dead_worker_result, plain_job
+from harness.runner import run_job
 
 if TYPE_CHECKING:
-    from harness.runner import EventSink
+    from harness.jobs import EventSink
     from harness.sweeps import SweepSpec
 
 
@@ -90,8 +90,9 @@ class RayExecutor:
             return self.gpus_per_job
         return 1.0 if job.device.startswith("cuda") else 0.0
 
-    def run(self, jobs: Sequence[Job], on_progress: EventSink | None = None) -> list[JobResult]:
-        """Submit every job, stream progress, and return results in job order."""
+    def run(self, jobs: Sequence[Job | ResolvedJob], on_progress: EventSink | None = None) -> list[JobResult]:
+        """Submit every job (as its plain :class:`Job`), stream progress, and return results in job order."""
+        plain = [plain_job(job) for job in jobs]
         ray = init_ray(self.num_cpus if self.num_cpus is not None else max(self.workers, 1))
         from ray.util.queue import Queue
 
@@ -100,10 +101,10 @@ class RayExecutor:
         refs = [
             remote.options(num_cpus=self.cpus_per_job, num_gpus=self._gpus(job), max_retries=self.max_retries,
                            retry_exceptions=False).remote(job, queue)
-            for job in jobs
+            for job in plain
         ]
         index = {ref: i for i, ref in enumerate(refs)}
-        results: list[JobResult | None] = [None] * len(jobs)
+        results: list[JobResult | None] = [None] * len(plain)
         pending = list(refs)
 
         def drain() -> None:
@@ -121,7 +122,7 @@ class RayExecutor:
                 try:
                     results[i] = ray.get(ref)
                 except Exception as err:  # retries exhausted: the worker kept dying
-                    res = dead_worker_result(jobs[i], None)
+                    res = dead_worker_result(plain[i], None)
                     results[i] = dataclasses.replace(res, error=f"Ray task failed: {err}"[:500])
         time.sleep(0.1)
         drain()

@@ -9,14 +9,18 @@ method lookup imports those and then the method packages and method entry points
 
 Registries are plain objects held by this module; registering the same name twice is an error, so a typo or
 a double import is caught at once. Unknown names fail with the list of valid names and the closest match.
+:func:`load_plugins` imports user modules or ``.py`` files (``--plugin``) that register more of them.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable, Iterable
+import importlib.util
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
@@ -231,3 +235,34 @@ def resolve_methods(spec: str) -> list[type[Method]]:
         raise ValueError("no method given")
     return [get_method(n) for n in names]
 
+
+# ---------------------------------------------------------------------------------------------- plugins
+
+
+def load_plugins(plugins: Sequence[str]) -> None:
+    """Import plugin modules (``pkg.module``) or files (``path/to/file.py``) that register suites/methods.
+
+    Raises:
+        ValueError: a plugin file does not exist, or a plugin does not import (the error is named).
+    """
+    for plugin in plugins:
+        name = ""
+        try:
+            if plugin.endswith(".py"):
+                path = Path(plugin).resolve()
+                name = f"harness_plugin_{path.stem}"
+                if name in sys.modules:
+                    continue
+                spec = importlib.util.spec_from_file_location(name, path)
+                if spec is None or spec.loader is None or not path.is_file():
+                    raise ValueError(f"--plugin {plugin!r}: no such plugin file")
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[name] = module
+                spec.loader.exec_module(module)
+            else:
+                importlib.import_module(plugin)
+        except ValueError:
+            raise
+        except Exception as err:  # a plugin that does not import (syntax error, its own exception)
+            sys.modules.pop(name, None)
+            raise ValueError(f"--plugin {plugin!r}: cannot import: {type(err).__name__}: {err}") from None

@@ -18,8 +18,9 @@ from typing import Any
 
 from harness import store
 from harness.checkpoint import CheckpointError, read_record
+from harness.jobs import PUBLISHED, Job, JobResult
 from harness.runlock import live_holder
-from harness.runner import PUBLISHED, Job, JobResult, run_job
+from harness.runner import run_job
 from harness.verify import leftover_temp_files, run_problems
 
 #: Kinds of a problem (what ``--repair`` does about it).

@@ -33,9 +33,10 @@ import yaml
 from scipy import stats
 
 from harness import store
+from harness.jobs import Job, JobPruned, JobResult, job_grid
 from harness.progress import ProgressEvent
-from harness.registry import get_method, get_suite
-from harness.runner import Job, JobPruned, JobResult, load_plugins, run_job
+from harness.registry import get_method, get_suite, load_plugins
+from harness.runner import run_job
 
 #: Pruner names accepted by ``--pruner``.
 PRUNERS = ("median", "hyperband", "none")
@@ -175,13 +176,12 @@ def trial_label(method: str, number: int) -> str:
 
 
 def trial_jobs(spec: SweepSpec, number: int, overrides: dict[str, Any]) -> list[Job]:
-    """The jobs of trial ``number``: one per (suite, seed)."""
-    return [
-        Job(suite=s, method=spec.method, seed=k, out=spec.out, profile=spec.profile, budget=spec.budget,
-            overrides=dict(overrides), sets=spec.sets, device=spec.device, plugins=spec.plugins,
-            eval_every=spec.eval_every, label=trial_label(spec.method, number))
-        for s in spec.suites for k in spec.seeds
-    ]
+    """The jobs of trial ``number``: one per (suite, seed), the grid of ``harness run`` for one method."""
+    return job_grid(
+        list(spec.suites), [spec.method], list(spec.seeds), out=spec.out, profile=spec.profile,
+        budget=spec.budget, overrides=dict(overrides), sets=spec.sets, device=spec.device,
+        plugins=spec.plugins, eval_every=spec.eval_every, label=trial_label(spec.method, number),
+    )
 
 
 def _score(result: JobResult) -> float:

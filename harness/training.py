@@ -32,12 +32,13 @@ from harness.evaluation import EvalResult, evaluate
 from harness.loop import fit
 from harness.progress import ProgressEvent
 from harness.seeding import derive_seed
+from harness.tensorboard import TensorBoardLog
 from harness.verify import record_diff
 
 if TYPE_CHECKING:
     from harness.collector import Collector
+    from harness.jobs import ResolvedJob
     from harness.method import Method
-    from harness.runner import ResolvedJob
     from harness.suite import Task
 
 EventSink = Callable[[ProgressEvent], None]
@@ -73,37 +74,6 @@ def _eval_rows(
     return rows
 
 
-class _TensorBoard:
-    """Optional TensorBoard writer (``--tensorboard``), imported lazily."""
-
-    def __init__(self, logdir: Path) -> None:
-        self.writer = make_summary_writer(logdir)
-
-    def train(self, row: dict[str, Any]) -> None:
-        for key, value in row.items():
-            if key not in ("iteration", "env_steps") and isinstance(value, (int, float)):
-                self.writer.add_scalar(f"train/{key}", value, row["env_steps"])
-
-    def eval(self, zero_shot: float, k_shot: float, env_steps: int) -> None:
-        self.writer.add_scalar("eval/zero_shot", zero_shot, env_steps)
-        self.writer.add_scalar("eval/last_episode", k_shot, env_steps)
-        self.writer.flush()
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-def make_summary_writer(logdir: Path) -> Any:
-    """A ``torch.utils.tensorboard.SummaryWriter``; ``ValueError`` with install advice if unavailable."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise ValueError(
-            "--tensorboard needs the tensorboard package: pip install 'metarl-harness[tensorboard]'"
-        ) from None
-    return SummaryWriter(log_dir=str(logdir))
-
-
 class TrainingSession:
     """State of one run while it trains: rows, evaluation cadence, timers, checkpointing.
 
@@ -123,8 +93,8 @@ class TrainingSession:
         self.dir = r.job.run_dir
         self.sink = sink
         self.on_saved = on_saved
-        self.record = json.loads(json.dumps(r.record()))
-        self.config_hash = config_hash(self.record)
+        self.record = r.plain_record
+        self.config_hash = r.config_hash
         self.train_rows: list[dict[str, Any]] = []
         self.eval_rows: list[dict[str, Any]] = []
         self.eval_index = 0
@@ -141,7 +111,7 @@ class TrainingSession:
         self.warning = ""
         self.method: Method = r.method_cls(r.config)
         self.test_tasks = r.suite.test_tasks(self.job.task_seed, r.n_test)
-        self.tb: _TensorBoard | None = None
+        self.tb: TensorBoardLog | None = None
         self.collector: Collector | None = None
         self.checkpoint: dict[str, Any] | None = None
         self.final_checkpoint = False  # resumed from the checkpoint of the last iteration
@@ -315,7 +285,7 @@ class TrainingSession:
             logger=logging.getLogger(f"harness.run.{self.job.key}"),
         )
         train_tasks = r.suite.train_tasks(self.job.task_seed, r.n_train)
-        self.tb = _TensorBoard(self.dir / "tb") if self.job.tensorboard else None
+        self.tb = TensorBoardLog(self.dir / "tb") if self.job.tensorboard else None
         message = f"(resuming at {self.env_steps} env steps)" if self.checkpoint is not None else ""
         self.emit("start", message=message)
         try:
@@ -379,7 +349,7 @@ def restore_finished(r: ResolvedJob, run_dir: Path) -> str:
         ckpt = load_checkpoint(run_dir / store.CHECKPOINT_FILE)
     except CheckpointError as err:
         return str(err)
-    record = json.loads(json.dumps(r.record()))
+    record = r.plain_record
     check_record(ckpt, record, run_dir)
     if not ckpt.get("final") or int(ckpt["collector"]["budget_used"]) < r.budget:
         return f"{store.CHECKPOINT_FILE} is not the final one of the run"

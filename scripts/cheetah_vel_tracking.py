@@ -27,7 +27,7 @@ import pandas as pd
 
 from harness import store
 from harness.analysis.velocity import velocity_tracking
-from harness.runner import load_plugins
+from harness.registry import load_plugins
 from harness.trained import load_run
 
 

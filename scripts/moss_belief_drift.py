@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.registry import load_plugins
 from harness.rollout import EnvPool, Rollout, run_trial
-from harness.runner import load_plugins
 from harness.trained import TrainedRun, load_run
 from methods.moss.diagnostics import (
     DEFAULT_BUCKETS,

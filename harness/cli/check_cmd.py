@@ -16,8 +16,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from harness.registry import load_plugins
 from harness.repair import Problem, check_tree, repair_tree
-from harness.runner import load_plugins
 
 
 def add_parser(sub: Any) -> None:

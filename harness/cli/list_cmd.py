@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from harness.registry import get_method, list_methods, list_suites
+from harness.registry import get_method, list_methods, list_suites, load_plugins
 
 #: Table columns of ``harness list``: (row key, header).
 SUITE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -84,8 +84,6 @@ def _cell(value: Any) -> str:
 def list_command(args: argparse.Namespace) -> int:
     """Print the suite or method listing; returns the exit code."""
     if args.plugins:
-        from harness.runner import load_plugins  # only when asked: keeps ``harness list`` light
-
         load_plugins(args.plugins)
     if args.methods:
         if args.group is not None:

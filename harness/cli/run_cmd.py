@@ -22,19 +22,13 @@ from harness.cli.paths import writable_dir
 from harness.config import ConfigError, parse_sets
 from harness.context import resolve_device
 from harness.executors import EXECUTORS, get_executor
+from harness.jobs import PUBLISHED, Job, JobResult, ResolvedJob, job_grid, resolve_job
 from harness.profiles import PROFILES
 from harness.progress import ProgressPrinter, format_seconds
-from harness.registry import resolve_methods, resolve_suites
-from harness.runner import (
-    PUBLISHED,
-    Job,
-    JobResult,
-    existing_state,
-    load_plugins,
-    resolve_job,
-)
+from harness.registry import load_plugins, resolve_methods, resolve_suites
+from harness.runner import existing_state
 from harness.seeding import SEED_LIMIT
-from harness.training import make_summary_writer
+from harness.tensorboard import make_summary_writer
 
 #: Default ``--out`` is ``results/<profile>``: re-running the same command resumes or skips its runs.
 DEFAULT_OUT_ROOT = Path("results")
@@ -136,11 +130,12 @@ def build_jobs(args: argparse.Namespace) -> list[Job]:
         "eval_every": args.eval_every, "task_seed": args.task_seed, "force": args.force,
         "tensorboard": args.tensorboard, "plugins": tuple(args.plugins), "threads": args.threads,
     }
-    return [Job(suite=s, method=m, seed=k, **common) for s in suites for m in methods for k in seeds]
+    return job_grid(suites, methods, seeds, **common)
 
 
-def validate(jobs: list[Job], args: argparse.Namespace) -> list[str]:
-    """Resolve every job (raising on the first problem); return the plan lines to print."""
+def validate(jobs: list[Job], args: argparse.Namespace) -> tuple[list[ResolvedJob], list[str]]:
+    """Resolve every job (raising on the first problem); return the resolved jobs (what the executor
+    runs: each config is built here, once) and the plan lines to print."""
     if args.executor not in EXECUTORS:
         get_executor(args.executor, args.workers)  # raises with the valid names
     if args.tensorboard:
@@ -151,8 +146,10 @@ def validate(jobs: list[Job], args: argparse.Namespace) -> list[str]:
     lines = []
     counts = {"new": 0, "resume": 0, "finished": 0, "repair": 0, "restart": 0}
     budgets: dict[tuple[str, str], tuple[int, str, int, int]] = {}
+    resolved = []
     for job in jobs:
         r = resolve_job(job)
+        resolved.append(r)
         counts[existing_state(r)] += 1
         budgets[(job.suite, job.method)] = (r.budget, r.budget_mode, r.eval_every, r.eval_episodes)
         lines += [f"warning: {w}" for w in r.warnings if f"warning: {w}" not in lines]
@@ -165,7 +162,7 @@ def validate(jobs: list[Job], args: argparse.Namespace) -> list[str]:
         + (f", {damaged} damaged (to repair)" if damaged else "")
     )
     writable_dir(jobs[0].out, "--out")  # last: it creates the directory
-    return lines
+    return resolved, lines
 
 
 def summary_table(results: list[JobResult]) -> str:
@@ -188,7 +185,7 @@ def run_command(args: argparse.Namespace) -> int:
     """``harness run``: validate everything, run the jobs, print the summary; return the exit code."""
     try:
         jobs = build_jobs(args)
-        plan = validate(jobs, args)
+        resolved, plan = validate(jobs, args)
     except (ConfigError, KeyError, ValueError, TypeError, OSError) as err:
         print(f"harness run: error: {error_text(err)}", file=sys.stderr)
         return 2
@@ -199,7 +196,7 @@ def run_command(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     executor = get_executor(args.executor, args.workers)
     try:
-        results = executor.run(jobs, ProgressPrinter())
+        results = executor.run(resolved, ProgressPrinter())
     except KeyboardInterrupt:
         print(f"\ninterrupted: re-run the same command to resume from the last checkpoints in {out}",
               file=sys.stderr)

@@ -24,11 +24,10 @@ from typing import Any
 from harness.cli.errors import error_text
 from harness.cli.paths import writable_dir, writable_file
 from harness.cli.run_cmd import parse_budget, parse_seeds
-from harness.config import ConfigError, method_config
+from harness.config import ConfigError, method_config, sets_for_method
 from harness.context import resolve_device
 from harness.profiles import PROFILES
-from harness.registry import get_method, get_suite, resolve_suites
-from harness.runner import load_plugins, sets_for_method
+from harness.registry import get_method, get_suite, load_plugins, resolve_suites
 
 
 def add_parser(sub: Any) -> None:
