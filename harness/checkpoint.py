@@ -10,14 +10,20 @@ numpy array), so they go through unchanged or encoded.
 :func:`save_checkpoint` writes ``{"format": FORMAT, ...}`` atomically; :func:`load_checkpoint` reads it with
 ``weights_only=True`` and raises :class:`CheckpointError` (never unpickles arbitrary objects) for a file
 that is damaged, written by an older harness (plain pickles of numpy arrays), or crafted.
+
+A run's ``checkpoint.pt`` is a :class:`RunCheckpoint` (the typed record the runner, the training session
+and :mod:`harness.trained` share), written by :func:`save_run_checkpoint` and read by
+:func:`load_run_checkpoint`; :func:`read_record` reads only its resolved config, cheaply.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import zipfile
 from collections import OrderedDict
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +155,20 @@ def load_checkpoint(path: Path | str, map_location: Any = "cpu") -> dict[str, An
     return dict(decode(data))
 
 
-def read_record(path: Path | str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class StoredRecord:
+    """The resolved config of a run as its checkpoint stores it.
+
+    Attributes:
+        record: the ``config.yaml`` mapping the run was trained under.
+        config_hash: :func:`config_hash` of ``record`` when it was saved (None in a crafted file).
+    """
+
+    record: dict[str, Any]
+    config_hash: str | None
+
+
+def read_record(path: Path | str) -> StoredRecord:
     """The ``record`` (resolved config) and ``config_hash`` stored in a checkpoint, read cheaply (mmap).
 
     Raises:
@@ -159,7 +178,93 @@ def read_record(path: Path | str) -> dict[str, Any]:
     record = data.get("record")
     if not isinstance(record, dict):
         raise CheckpointError(f"{path} stores no config record")
-    return {"record": decode(record), "config_hash": data.get("config_hash")}
+    stored_hash = data.get("config_hash")
+    return StoredRecord(decode(record), stored_hash if isinstance(stored_hash, str) else None)
+
+
+# ------------------------------------------------------------------------------------- run checkpoints
+
+
+@dataclass
+class RunCheckpoint:
+    """What a run's ``checkpoint.pt`` holds (saved after each evaluation, see :mod:`harness.training`).
+
+    Attributes:
+        record: the run's resolved config (``config.yaml`` mapping); None only in a crafted file.
+        config_hash: :func:`config_hash` of ``record``.
+        method: the method's ``state_dict()``.
+        collector: the collector's ``state_dict()`` (its ``budget_used``: env steps charged so far).
+        torch_rng: torch's CPU RNG state.
+        cuda_rng: the CUDA RNG states (None without CUDA).
+        iteration: training iterations done (the loop continues from it).
+        train_rows: ``train.parquet`` rows so far.
+        eval_rows: ``eval.parquet`` rows so far.
+        eval_index: evaluations done.
+        next_eval: env steps at which the next evaluation is due.
+        wall_time: wall seconds of every session of the run so far.
+        last_scores: (zero-shot, last-episode) score of the latest evaluation.
+        final: saved after the last iteration (the budget is spent).
+        traces: ``traces.parquet`` bytes of the final evaluation (final checkpoints that kept traces).
+    """
+
+    record: dict[str, Any] | None
+    config_hash: str | None
+    method: dict[str, Any]
+    collector: dict[str, Any]
+    torch_rng: torch.Tensor
+    cuda_rng: list[torch.Tensor] | None
+    iteration: int
+    train_rows: list[dict[str, Any]]
+    eval_rows: list[dict[str, Any]]
+    eval_index: int
+    next_eval: int
+    wall_time: float
+    last_scores: tuple[float, float] = (math.nan, math.nan)
+    final: bool = False
+    traces: bytes | None = None
+
+    @property
+    def env_steps(self) -> int:
+        """Env steps the run had consumed when the checkpoint was saved."""
+        return int(self.collector["budget_used"])
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any], path: Path | str = "checkpoint") -> RunCheckpoint:
+        """The record of a decoded checkpoint payload.
+
+        Raises:
+            CheckpointError: the payload lacks an entry every run checkpoint has (not a run checkpoint).
+        """
+        optional = {"record": None, "config_hash": None, "cuda_rng": None,
+                    "last_scores": (math.nan, math.nan), "final": False, "traces": None}
+        missing = [f.name for f in fields(cls) if f.name not in data and f.name not in optional]
+        if missing:
+            raise CheckpointError(f"{path} is not a run checkpoint (no {', '.join(missing)})")
+        values: dict[str, Any] = {f.name: data.get(f.name, optional.get(f.name)) for f in fields(cls)}
+        record = values["record"]
+        values["record"] = record if isinstance(record, dict) else None
+        values["last_scores"] = tuple(values["last_scores"])
+        values["final"] = bool(values["final"])
+        return cls(**values)
+
+
+#: Entries of a run checkpoint in the order they are written.
+_RUN_ENTRIES = ("record", "config_hash", "final", "traces", "method", "collector", "torch_rng", "cuda_rng",
+                "iteration", "train_rows", "eval_rows", "eval_index", "next_eval", "wall_time", "last_scores")
+
+
+def save_run_checkpoint(path: Path | str, ckpt: RunCheckpoint) -> None:
+    """Atomically write a run's checkpoint (:func:`save_checkpoint` of its fields)."""
+    save_checkpoint(path, {name: getattr(ckpt, name) for name in _RUN_ENTRIES})
+
+
+def load_run_checkpoint(path: Path | str, map_location: Any = "cpu") -> RunCheckpoint:
+    """Read a run's checkpoint (``weights_only=True``: no code runs).
+
+    Raises:
+        CheckpointError: missing, damaged, old-format or crafted file, or not a run checkpoint.
+    """
+    return RunCheckpoint.from_payload(load_checkpoint(path, map_location), path)
 
 
 def zip_problem(path: Path | str) -> str | None:

@@ -60,7 +60,7 @@ class TreeReport:
 
 def _record_from_checkpoint(path: Path) -> dict[str, Any] | None:
     try:
-        record = read_record(path / store.CHECKPOINT_FILE)["record"]
+        record = read_record(path / store.CHECKPOINT_FILE).record
     except CheckpointError:
         return None
     return record if store.stray_reason(path, record) is None else None

@@ -102,7 +102,7 @@ def existing_state(resolved: ResolvedJob) -> str:
         if not (rd / store.CHECKPOINT_FILE).exists():
             return "restart" if _has_results(rd) else "new"
         try:
-            old = read_record(rd / store.CHECKPOINT_FILE)["record"]
+            old = read_record(rd / store.CHECKPOINT_FILE).record
         except CheckpointError:
             return "restart"
     diff = record_diff(old, new)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import store
-from harness.checkpoint import load_checkpoint
+from harness.checkpoint import load_run_checkpoint
 from harness.config import config_from_dict
 from harness.context import RunContext, resolve_device
 from harness.method import Method
@@ -89,9 +89,9 @@ def load_run(run_dir: str | Path, device: str = "auto") -> TrainedRun:
                      budget=int(record.get("budget", 0)))
     method = method_cls(config)
     method.setup(suite, train_tasks, ctx)
-    ckpt = load_checkpoint(ckpt_path, dev)  # weights_only: a crafted checkpoint cannot run code
-    method.load_state_dict(ckpt["method"])
+    ckpt = load_run_checkpoint(ckpt_path, dev)  # weights_only: a crafted checkpoint cannot run code
+    method.load_state_dict(ckpt.method)
     return TrainedRun(
         run_dir=path, record=record, suite=suite, method=method, train_tasks=train_tasks,
-        test_tasks=test_tasks, seed=seed, env_steps=int(ckpt["collector"]["budget_used"]),
+        test_tasks=test_tasks, seed=seed, env_steps=ckpt.env_steps,
     )

@@ -2,7 +2,7 @@
 
 :class:`TrainingSession` is the state of a run between ``fit`` hooks. After every training iteration
 whose env-step count crosses the next multiple of ``eval_every`` (and after the last one) it evaluates on
-the test tasks, rewrites the frames and saves ``checkpoint.pt`` through :mod:`harness.checkpoint`
+the test tasks, rewrites the frames and saves ``checkpoint.pt``, a :class:`harness.checkpoint.RunCheckpoint`
 (``weights_only`` loading: a checkpoint cannot run code). The checkpoint stores the run's resolved config
 (``record``) and its hash: resuming under another config is refused with the differing keys, and a
 damaged, old-format or crafted checkpoint is set aside with a warning and the run starts from scratch.
@@ -25,7 +25,13 @@ import pandas as pd
 import torch
 
 from harness import store
-from harness.checkpoint import CheckpointError, config_hash, load_checkpoint, save_checkpoint
+from harness.checkpoint import (
+    CheckpointError,
+    RunCheckpoint,
+    config_hash,
+    load_run_checkpoint,
+    save_run_checkpoint,
+)
 from harness.config import ConfigError
 from harness.context import RunContext, resolve_device
 from harness.evaluation import EvalResult, evaluate
@@ -113,7 +119,7 @@ class TrainingSession:
         self.test_tasks = r.suite.test_tasks(self.job.task_seed, r.n_test)
         self.tb: TensorBoardLog | None = None
         self.collector: Collector | None = None
-        self.checkpoint: dict[str, Any] | None = None
+        self.checkpoint: RunCheckpoint | None = None
         self.final_checkpoint = False  # resumed from the checkpoint of the last iteration
         self.final_traces: bytes | None = None
         if (self.dir / store.CHECKPOINT_FILE).exists():
@@ -122,15 +128,15 @@ class TrainingSession:
     def _load_checkpoint(self) -> None:
         # tensors go straight to the run's device (RNG states are moved back to the CPU in restore)
         try:
-            ckpt = load_checkpoint(self.dir / store.CHECKPOINT_FILE, resolve_device(self.job.device))
+            ckpt = load_run_checkpoint(self.dir / store.CHECKPOINT_FILE, resolve_device(self.job.device))
         except CheckpointError as err:
             self.warning = f"{err}; starting this run from scratch"
             clear_results(self.dir)
             return
         check_record(ckpt, self.record, self.dir)
         self.checkpoint = ckpt
-        self.final_checkpoint = bool(ckpt.get("final"))
-        self.final_traces = ckpt.get("traces")
+        self.final_checkpoint = ckpt.final
+        self.final_traces = ckpt.traces
         self._load_rows(ckpt)
 
     # -------------------------------------------------------------------------------------- events
@@ -158,14 +164,14 @@ class TrainingSession:
 
     # ----------------------------------------------------------------------------------- checkpoint
 
-    def _load_rows(self, ckpt: dict[str, Any]) -> None:
-        self.train_rows = list(ckpt["train_rows"])
-        self.eval_rows = list(ckpt["eval_rows"])
-        self.eval_index = int(ckpt["eval_index"])
-        self.next_eval = int(ckpt["next_eval"])
-        self.wall_before = float(ckpt["wall_time"])
-        self.env_steps = self.start_steps = int(ckpt["collector"]["budget_used"])
-        self.last_scores = tuple(ckpt.get("last_scores", (math.nan, math.nan)))  # type: ignore[assignment]
+    def _load_rows(self, ckpt: RunCheckpoint) -> None:
+        self.train_rows = list(ckpt.train_rows)
+        self.eval_rows = list(ckpt.eval_rows)
+        self.eval_index = int(ckpt.eval_index)
+        self.next_eval = int(ckpt.next_eval)
+        self.wall_before = float(ckpt.wall_time)
+        self.env_steps = self.start_steps = ckpt.env_steps
+        self.last_scores = ckpt.last_scores
 
     def restore(self, collector: Collector) -> int:
         """``fit``'s restore hook: load the checkpoint (if any) into method, collector and torch RNG."""
@@ -174,14 +180,14 @@ class TrainingSession:
         ckpt = self.checkpoint
         if ckpt is None:
             return 0
-        self.method.load_state_dict(ckpt["method"])
-        collector.load_state_dict(ckpt["collector"])
-        torch.set_rng_state(ckpt["torch_rng"].cpu())
-        if ckpt.get("cuda_rng") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in ckpt["cuda_rng"]])
+        self.method.load_state_dict(ckpt.method)
+        collector.load_state_dict(ckpt.collector)
+        torch.set_rng_state(ckpt.torch_rng.cpu())
+        if ckpt.cuda_rng is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in ckpt.cuda_rng])
         self.checkpoint = None  # free memory
         self.mark = time.perf_counter()
-        return int(ckpt["iteration"])
+        return int(ckpt.iteration)
 
     def save(self, iteration: int, collector: Collector, traces: pd.DataFrame | None) -> None:
         """Write the frames, then the checkpoint (a kill in between resumes from the previous one)."""
@@ -190,23 +196,23 @@ class TrainingSession:
         evals = pd.DataFrame(self.eval_rows, columns=list(store.EVAL_COLUMNS))
         store.write_parquet(self.dir / store.EVAL_FILE, evals)
         store.write_parquet(self.dir / store.TRAIN_FILE, self.train_frame())
-        save_checkpoint(self.dir / store.CHECKPOINT_FILE, {
-            "record": self.record,
-            "config_hash": self.config_hash,
-            "final": collector.exhausted,
-            "traces": None if traces is None else parquet_bytes(traces),
-            "method": self.method.state_dict(),
-            "collector": collector.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            "iteration": iteration,
-            "train_rows": self.train_rows,
-            "eval_rows": self.eval_rows,
-            "eval_index": self.eval_index,
-            "next_eval": self.next_eval,
-            "wall_time": self.wall_time(),
-            "last_scores": self.last_scores,
-        })
+        save_run_checkpoint(self.dir / store.CHECKPOINT_FILE, RunCheckpoint(
+            record=self.record,
+            config_hash=self.config_hash,
+            final=collector.exhausted,
+            traces=None if traces is None else parquet_bytes(traces),
+            method=self.method.state_dict(),
+            collector=collector.state_dict(),
+            torch_rng=torch.get_rng_state(),
+            cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            iteration=iteration,
+            train_rows=self.train_rows,
+            eval_rows=self.eval_rows,
+            eval_index=self.eval_index,
+            next_eval=self.next_eval,
+            wall_time=self.wall_time(),
+            last_scores=self.last_scores,
+        ))
         if self.on_saved is not None:
             self.on_saved(self.env_steps)
 
@@ -319,16 +325,16 @@ def clear_results(run_dir: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def check_record(ckpt: dict[str, Any], record: dict[str, Any], run_dir: Path) -> None:
+def check_record(ckpt: RunCheckpoint, record: dict[str, Any], run_dir: Path) -> None:
     """Refuse a checkpoint trained under another config than ``record`` (naming the differing keys).
 
     Raises:
         ConfigError: the stored config hash (or record) differs from ``record``'s.
     """
-    if ckpt.get("config_hash") == config_hash(record):
+    if ckpt.config_hash == config_hash(record):
         return
-    old = ckpt.get("record")
-    diff = record_diff(old, record) if isinstance(old, dict) else ["record missing from the checkpoint"]
+    old = ckpt.record
+    diff = record_diff(old, record) if old is not None else ["record missing from the checkpoint"]
     raise ConfigError(
         f"{run_dir} holds a checkpoint trained with a different configuration ({', '.join(diff) or 'hash'});"
         " use --force to start it over or another --out"
@@ -346,14 +352,14 @@ def restore_finished(r: ResolvedJob, run_dir: Path) -> str:
         ConfigError: the checkpoint was trained under another config.
     """
     try:
-        ckpt = load_checkpoint(run_dir / store.CHECKPOINT_FILE)
+        ckpt = load_run_checkpoint(run_dir / store.CHECKPOINT_FILE)
     except CheckpointError as err:
         return str(err)
     record = r.plain_record
     check_record(ckpt, record, run_dir)
-    if not ckpt.get("final") or int(ckpt["collector"]["budget_used"]) < r.budget:
+    if not ckpt.final or ckpt.env_steps < r.budget:
         return f"{store.CHECKPOINT_FILE} is not the final one of the run"
-    write_frames(run_dir, ckpt["train_rows"], ckpt["eval_rows"], ckpt.get("traces"))
+    write_frames(run_dir, ckpt.train_rows, ckpt.eval_rows, ckpt.traces)
     store.write_yaml(run_dir / store.CONFIG_FILE, record)
     return ""
 

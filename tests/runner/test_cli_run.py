@@ -14,9 +14,9 @@ import yaml
 from harness import store
 from harness.cli import main
 from harness.cli.run_cmd import parse_budget, parse_seeds
+from harness.config import sets_for_method
 from harness.progress import ProgressEvent, ProgressPrinter
 from harness.registry import UnknownNameError
-from harness.config import sets_for_method
 
 BASE = ["run", "--plugin", "runner_scripted", "--device", "cpu", "--profile", "smoke"]
 

@@ -119,7 +119,7 @@ def test_resuming_under_another_config_is_refused_without_config_yaml(finished, 
     assert not (job.run_dir / store.CONFIG_FILE).exists()
     # --force starts it over under the new config
     assert run_job(job_for(tmp_path / "exp", sets=("lr=0.1",), force=True)).status == store.FINISHED
-    assert read_record(job.run_dir / store.CHECKPOINT_FILE)["record"]["config"]["lr"] == 0.1
+    assert read_record(job.run_dir / store.CHECKPOINT_FILE).record["config"]["lr"] == 0.1
 
 
 def test_edited_config_yaml_cannot_smuggle_a_checkpoint_into_another_config(finished, tmp_path) -> None:
@@ -136,7 +136,7 @@ def test_meta_and_checkpoint_record_the_config_hash_and_progress(finished, tmp_p
     job = finished[0]
     meta = json.loads((job.run_dir / store.META_FILE).read_text())
     stored = read_record(job.run_dir / store.CHECKPOINT_FILE)
-    assert meta["config_hash"] == stored["config_hash"] and len(meta["config_hash"]) == 64
+    assert meta["config_hash"] == stored.config_hash and len(meta["config_hash"]) == 64
     assert set(meta[store.MANIFEST_KEY]) == {store.CONFIG_FILE, *FRAMES, store.CHECKPOINT_FILE}
     assert meta["env_steps"] == 400
 
