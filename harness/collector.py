@@ -5,23 +5,54 @@ Usage inside ``Method.train_step``::
     rollout = collector.collect(agent, task_ids=[3, 7, 7], episodes=2)   # 3 envs in parallel
     rollout.obs      # [3, 2 * horizon, obs_dim]; rollout.active marks the real steps
 
-Every environment step of every collect call is charged to :attr:`budget` (exploration and training alike);
-collection stops exactly at the budget (the last rollout is then partial and ``collector.exhausted`` is
-True). Task ids index the training tasks given to ``Method.setup``; the task records themselves (ground
-truth) are not exposed here: identities are all a method may use.
+The collector owns the run's :class:`Budget`: every environment step of every collect call is charged to
+it (exploration and training alike); the rollout engine (:func:`harness.rollout.run_trial`) is given the
+steps left as its step limit, so collection stops exactly at the budget (the last rollout is then partial
+and ``collector.exhausted`` is True). Task ids index the training tasks given to ``Method.setup``; the task
+records themselves (ground truth) are not exposed here: identities are all a method may use.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from harness.agent import Agent
-from harness.rollout import Budget, BudgetExhausted, EnvPool, Rollout, run_trial
+from harness.rollout import EnvPool, Rollout, run_trial
 
 if TYPE_CHECKING:
     from harness.suite import Suite, Task
+
+
+class BudgetExhausted(RuntimeError):
+    """Raised when a method asks for experience after the environment-step budget is spent."""
+
+
+@dataclass
+class Budget:
+    """Environment-step budget shared by everything a method collects (owned by the :class:`Collector`).
+
+    Attributes:
+        total: environment steps allowed.
+        used: environment steps taken so far.
+    """
+
+    total: int
+    used: int = 0
+
+    def __post_init__(self) -> None:
+        if self.total < 1:
+            raise ValueError(f"budget must be at least 1 environment step, got {self.total}")
+
+    @property
+    def remaining(self) -> int:
+        return max(self.total - self.used, 0)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.used >= self.total
 
 
 class Collector:
@@ -31,15 +62,15 @@ class Collector:
         suite: the suite.
         tasks: the training tasks (ids are their positions in this list).
         seed: the run's seed (env seeds derive from it).
-        budget: the run's environment-step budget (shared, mutated in place).
+        budget: the run's environment-step budget (the collector's :attr:`budget` charges it).
         task_obs: append the true task vector to observations (only for methods with ``sees_task``).
     """
 
     def __init__(
-        self, suite: Suite, tasks: Sequence[Task], seed: int, budget: Budget, task_obs: bool = False
+        self, suite: Suite, tasks: Sequence[Task], seed: int, budget: int, task_obs: bool = False
     ) -> None:
         self.suite = suite
-        self.budget = budget
+        self.budget = Budget(int(budget))
         self._pool = EnvPool(suite, tasks, seed, "train", task_obs)
         self.collect_seconds = 0.0
 
@@ -83,7 +114,9 @@ class Collector:
         if len(task_ids) == 0:
             raise ValueError("collect() needs at least one task id")
         start = time.perf_counter()
-        rollout, _ = run_trial(self._pool, task_ids, agent, episodes, deterministic, budget=self.budget)
+        rollout, _ = run_trial(self._pool, task_ids, agent, episodes, deterministic,
+                               max_steps=self.budget.remaining)
+        self.budget.used += rollout.num_steps
         self.collect_seconds += time.perf_counter() - start
         return rollout
 

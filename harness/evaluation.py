@@ -130,7 +130,7 @@ def evaluate(
     try:
         rollout, truth = run_trial(
             pool, list(range(len(tasks))), recorder or agent, episodes, deterministic,  # type: ignore[arg-type]
-            budget=None, record_truth=record_traces,
+            record_truth=record_traces,
         )
     finally:
         pool.close()

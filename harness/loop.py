@@ -7,7 +7,6 @@ notebooks can call :func:`fit` directly to train a method on a suite in-process.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,7 +14,6 @@ import torch
 
 from harness.collector import Collector
 from harness.context import RunContext
-from harness.rollout import Budget
 
 if TYPE_CHECKING:
     from harness.method import Method
@@ -34,11 +32,11 @@ def fit(
     suite: Suite,
     train_tasks: list[Task],
     ctx: RunContext,
-    budget: int,
     on_iteration: Callable[[int, dict[str, float], Collector], Any] | None = None,
     restore: Callable[[Collector], int] | None = None,
 ) -> Collector:
-    """Set up ``method`` and call ``train_step`` until ``budget`` environment steps are spent.
+    """Set up ``method`` and call ``train_step`` until the run's budget (``ctx.budget`` environment steps,
+    charged by the collector) is spent.
 
     Seeds torch from ``ctx.seed`` first (CPU runs are then reproducible). ``on_iteration(i, stats,
     collector)`` is called after every training step. ``restore(collector)``, called after ``setup`` and
@@ -46,9 +44,8 @@ def fit(
     returns the iteration to continue from (the runner resumes through it). Returns the (closed) collector.
     """
     torch.manual_seed(ctx.seed)
-    ctx = replace(ctx, budget=budget)
     method.setup(suite, train_tasks, ctx)
-    collector = Collector(suite, train_tasks, ctx.seed, Budget(budget), task_obs=method.sees_task)
+    collector = Collector(suite, train_tasks, ctx.seed, ctx.budget, task_obs=method.sees_task)
     try:
         i = restore(collector) if restore is not None else 0
         while not collector.exhausted:

@@ -1,7 +1,8 @@
 """Batched rollouts: step ``N`` task environments in lock step with one policy call per step.
 
-This is the single engine behind training collection (:class:`harness.collector.Collector`, which charges
-the budget) and evaluation (:mod:`harness.evaluation`, which does not). Environments are never auto-reset:
+This is the single engine behind training collection (:class:`harness.collector.Collector`, which owns and
+charges the budget: it gives :func:`run_trial` the steps left as a step limit) and evaluation
+(:mod:`harness.evaluation`, no limit). Environments are never auto-reset:
 an episode ends, the env waits (``active=False``) until every env of the batch has ended its episode, and
 the next episode starts with an explicit ``reset(seed=...)``. No phantom "reset step" is ever taken,
 stored or charged.
@@ -21,35 +22,6 @@ from harness.seeding import derive_seed
 
 if TYPE_CHECKING:
     from harness.suite import Suite, Task
-
-
-class BudgetExhausted(RuntimeError):
-    """Raised when a method asks for experience after the environment-step budget is spent."""
-
-
-@dataclass
-class Budget:
-    """Environment-step budget shared by everything a method collects.
-
-    Attributes:
-        total: environment steps allowed.
-        used: environment steps taken so far.
-    """
-
-    total: int
-    used: int = 0
-
-    def __post_init__(self) -> None:
-        if self.total < 1:
-            raise ValueError(f"budget must be at least 1 environment step, got {self.total}")
-
-    @property
-    def remaining(self) -> int:
-        return max(self.total - self.used, 0)
-
-    @property
-    def exhausted(self) -> bool:
-        return self.used >= self.total
 
 
 @dataclass
@@ -179,14 +151,15 @@ def run_trial(
     agent: Agent,
     episodes: int,
     deterministic: bool,
-    budget: Budget | None = None,
+    max_steps: int | None = None,
     record_truth: bool = False,
 ) -> tuple[Rollout, GroundTruth | None]:
     """Run ``episodes`` consecutive episodes on each of ``task_ids`` (one env each, in lock step).
 
     The agent gets ``reset(task_boundary=True)`` before the first episode and ``reset(False)`` between
-    episodes. With a ``budget``, every environment step is charged and stepping stops exactly when the
-    budget is spent (the remaining slots stay inactive).
+    episodes. With ``max_steps``, stepping stops exactly when that many environment steps were taken (the
+    remaining slots stay inactive; the last steps go to the first running envs); ``Rollout.num_steps``
+    says how many were taken.
 
     Returns:
         The rollout ``[N, episodes * horizon, ...]`` and, with ``record_truth``, the per-step ground truth.
@@ -217,16 +190,17 @@ def run_trial(
     )
     truth = GroundTruth(np.zeros((n, t_max, spec.task_dim), np.float32), [[None] * t_max for _ in range(n)])
     slot = 0
+    taken = 0
     for ep in range(episodes):
-        if budget is not None and budget.exhausted:
+        if max_steps is not None and taken >= max_steps:
             break
         agent.reset(task_boundary=(ep == 0))
         obs = np.stack([pool.observation(env, env.reset(seed=pool.next_episode_seed(int(tid)))[0])
                         for env, tid in zip(envs, ids, strict=True)])
         running = np.ones(n, bool)
         for t in range(horizon):
-            if budget is not None:
-                allowed = budget.remaining
+            if max_steps is not None:
+                allowed = max(max_steps - taken, 0)
                 if allowed < running.sum():  # spend the last steps on the first running envs only
                     running &= np.cumsum(running) <= allowed
             if not running.any():
@@ -251,8 +225,7 @@ def run_trial(
             ro.obs[:, s], ro.action[:, s], ro.reward[:, s], ro.next_obs[:, s] = obs, action, reward, next_obs
             ro.terminated[:, s], ro.truncated[:, s] = term, trunc
             ro.active[:, s], ro.episode[:, s] = running, ep
-            if budget is not None:
-                budget.used += int(running.sum())
+            taken += int(running.sum())
             agent.observe(StepBatch(obs, action, reward, next_obs, term, trunc, running.copy()))
             running = running & ~(term | trunc)
             obs = next_obs

@@ -80,6 +80,8 @@ class Suite(ABC):
         n_test: default number of test tasks (the paper's).
         nonstationary: whether the task changes inside an episode.
         description: one line for ``harness list``.
+        paper_budget: env steps of the reference paper's schedule on this suite (the MoSS paper's
+            hyperparameter table), the ``paper`` profile's budget; None where the paper gives none.
     """
 
     name: str
@@ -90,6 +92,7 @@ class Suite(ABC):
     metric: Metric = "return"
     nonstationary: bool = False
     description: str = ""
+    paper_budget: int | None = None
 
     #: Largest number of tasks a split can hold (finite benchmarks such as Meta-World ML1 set it).
     max_tasks: ClassVar[int | None] = None

@@ -295,7 +295,7 @@ class TrainingSession:
         message = f"(resuming at {self.env_steps} env steps)" if self.checkpoint is not None else ""
         self.emit("start", message=message)
         try:
-            fit(self.method, r.suite, train_tasks, ctx, r.budget, self.on_iteration, restore=self.restore)
+            fit(self.method, r.suite, train_tasks, ctx, self.on_iteration, restore=self.restore)
         finally:
             if self.tb is not None:
                 self.tb.close()

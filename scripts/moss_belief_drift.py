@@ -57,7 +57,7 @@ def _rollout(run: TrainedRun, tasks: list[Any], retain_hidden: bool) -> tuple[Ro
     pool = EnvPool(run.suite, tasks, run.seed, "eval", task_obs=False)
     try:
         rollout, truth = run_trial(pool, list(range(len(tasks))), method.agent(len(tasks)), 1, True,
-                                   budget=None, record_truth=True)
+                                   record_truth=True)
     finally:
         pool.close()
         method.config = original

@@ -10,7 +10,6 @@ import torch
 from harness.collector import Collector
 from harness.method import Method
 from harness.registry import get_suite
-from harness.rollout import Budget
 
 
 def suite_marks(suite_name: str) -> list[pytest.MarkDecorator]:
@@ -30,7 +29,7 @@ def second_train_step(make_method: Callable[[int], Method], resume: bool) -> dic
     """
     suite = get_suite("point-goal")
     method = make_method(1)
-    collector = Collector(suite, suite.train_tasks(1, 4), 1, Budget(10_000))
+    collector = Collector(suite, suite.train_tasks(1, 4), 1, 10_000)
     method.train_step(collector)
     if resume:
         state = method.state_dict()

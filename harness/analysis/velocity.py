@@ -134,7 +134,7 @@ def velocity_tracking(
     recorder = BeliefRecorder(method.agent(len(tasks)))
     try:
         rollout, truth = run_trial(pool, list(range(len(tasks))), recorder, 1,  # type: ignore[arg-type]
-                                   deterministic, budget=None, record_truth=True)
+                                   deterministic, record_truth=True)
     finally:
         pool.close()
     assert truth is not None

@@ -206,6 +206,9 @@ class ML1Suite(Suite):
 
 
 _ENVS: dict[str, str] = {"reach": "reach-v3", "push": "push-v3", "pick-place": "pick-place-v3"}
+#: The MoSS paper's schedule on ML1 push (appendix, "Hyperparameters"): 50 training tasks x 800 initial
+#: transitions + 2501 epochs x 30 tasks x 800 transitions (the paper prints none for reach and pick-place).
+PAPER_BUDGETS: dict[str, int] = {"push": 50 * 800 + 2501 * 30 * 800}
 _REWARD_TEXT: dict[str, str] = {"v1": "original v1 reward", "v2": "v2 reward"}
 
 
@@ -220,6 +223,7 @@ def _make_suites() -> list[ML1Suite]:
                     env_name=env_name,
                     reward_version=version,  # type: ignore[arg-type]
                     description=f"Meta-World ML1 {env_name}, {_REWARD_TEXT[version]}, hidden goal positions",
+                    paper_budget=PAPER_BUDGETS.get(short),
                 )
             )
     return suites

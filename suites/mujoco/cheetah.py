@@ -183,7 +183,11 @@ class CheetahDirNonStatSuite(NonStationaryMixin, CheetahDirSuite):
         return DirectionTask(direction=-current.direction)
 
 
-CHEETAH_VEL = register_suite(CheetahVelSuite())
+#: The MoSS paper's schedule on cheetah-vel (appendix, "Hyperparameters"): ``n_train_tasks x
+#: num_transitions_initial + num_train_epochs x num_train_tasks_per_episode x num_transitions_per_episode``.
+CHEETAH_VEL_PAPER_BUDGET = 100 * 200 + 501 * 30 * 200
+
+CHEETAH_VEL = register_suite(CheetahVelSuite(paper_budget=CHEETAH_VEL_PAPER_BUDGET))
 CHEETAH_DIR = register_suite(CheetahDirSuite())
 CHEETAH_VEL_OOD = register_suite(CheetahVelOODSuite())
 CHEETAH_VEL_NONSTAT = register_suite(CheetahVelNonStatSuite())

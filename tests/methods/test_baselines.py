@@ -22,7 +22,6 @@ from harness.evaluation import evaluate
 from harness.loop import fit
 from harness.method import Method
 from harness.registry import get_method, get_suite, list_methods
-from harness.rollout import Budget
 from methods.baselines import RandomMethod, SacMtConfig, SacMultiTask, SacOracle
 
 SUITE = get_suite("point-goal")
@@ -32,7 +31,7 @@ SMALL: dict[str, Any] = {"hidden": (64, 64), "batch_size": 128, "learning_starts
 def _train_eval(name: str, budget: int, seed: int = 0, **overrides: Any) -> tuple[Method, float]:
     cls = get_method(name)
     method = cls(cls.config_cls(**overrides))
-    fit(method, SUITE, SUITE.train_tasks(seed), RunContext(seed=seed), budget)
+    fit(method, SUITE, SUITE.train_tasks(seed), RunContext(seed=seed, budget=budget))
     result = evaluate(method, SUITE, SUITE.test_tasks(seed), seed, cls.eval_episodes)
     return method, result.zero_shot
 
@@ -61,7 +60,7 @@ def test_hparams_yaml_loads_for_every_profile(profile: str, suite: str) -> None:
 def test_random_consumes_budget_exactly_and_scores_low() -> None:
     method, score = _train_eval("random", 1010)
     assert -23.0 < score < -17.0  # a still robot gets -20
-    col = Collector(SUITE, SUITE.train_tasks(0), 0, Budget(5))
+    col = Collector(SUITE, SUITE.train_tasks(0), 0, 5)
     method.train_step(col)
     assert col.steps_used == 5 and col.exhausted
     a, b = method.agent(3), method.agent(3)
@@ -100,7 +99,7 @@ def test_state_dict_round_trip_continues_identically() -> None:
     def fresh() -> tuple[SacOracle, Collector]:
         m = SacOracle(cfg)
         m.setup(SUITE, tasks, ctx)
-        return m, Collector(SUITE, tasks, 0, Budget(2000), task_obs=True)
+        return m, Collector(SUITE, tasks, 0, 2000, task_obs=True)
 
     torch.manual_seed(0)
     a, col_a = fresh()

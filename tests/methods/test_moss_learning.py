@@ -29,7 +29,7 @@ def train_and_evaluate(method: str, suite_name: str, budget: int, seed: int = 0,
     suite = get_suite(suite_name)
     cls = get_method(method)
     model = cls(method_config(cls, suite, "quick", sets=sets))
-    fit(model, suite, suite.train_tasks(0), RunContext(seed=seed), budget)
+    fit(model, suite, suite.train_tasks(0), RunContext(seed=seed, budget=budget))
     return evaluate(model, suite, suite.test_tasks(0), seed, cls.eval_episodes, record_traces=True)
 
 

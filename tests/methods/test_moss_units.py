@@ -363,13 +363,13 @@ def test_window_agent_acts_on_the_beliefs_the_policy_is_trained_on() -> None:
     from harness.config import method_config
     from harness.context import RunContext
     from harness.registry import get_method, get_suite
-    from harness.rollout import Budget, EnvPool, run_trial
+    from harness.rollout import EnvPool, run_trial
 
     suite = get_suite("point-goal-nonstat")  # 100-step episodes, windows of 16 (smoke) slide
     cls = get_method("moss")
     method: Any = cls(method_config(cls, suite, "smoke"))
     method.setup(suite, suite.train_tasks(0, 2), RunContext(seed=0))
-    method.train_step(Collector(suite, suite.train_tasks(0, 2), 0, Budget(10_000)))
+    method.train_step(Collector(suite, suite.train_tasks(0, 2), 0, 10_000))
     w = method.config.time_steps
     assert not method.config.retain_hidden and w < suite.horizon
     # A barely trained GRU forgets within a few steps, which would hide a carried hidden state; larger
@@ -431,7 +431,6 @@ def test_critic_target_belief_switch(next_in_target: bool) -> None:
     from harness.config import method_config
     from harness.context import RunContext
     from harness.registry import get_method, get_suite
-    from harness.rollout import Budget
     from methods.moss.diagnostics import critic_error_by_context
 
     suite = get_suite("point-goal-nonstat")
@@ -446,7 +445,7 @@ def test_critic_target_belief_switch(next_in_target: bool) -> None:
         return update(obs, belief, *rest)
 
     method.policy.update = spy
-    method.train_step(Collector(suite, suite.train_tasks(0, 2), 0, Budget(10_000)))
+    method.train_step(Collector(suite, suite.train_tasks(0, 2), 0, 10_000))
     assert seen
     for belief, next_belief in seen:
         assert torch.equal(belief, next_belief) != next_in_target

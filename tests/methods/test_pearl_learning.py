@@ -44,7 +44,7 @@ def test_pearl_beats_task_agnostic_bound_on_point_goal() -> None:
     suite = get_suite("point-goal")
     train, test = suite.train_tasks(SEED, suite.n_train), suite.test_tasks(SEED, suite.n_test)
     method = Pearl(method_config(Pearl, suite, "quick"))
-    fit(method, suite, train, RunContext(seed=SEED, profile="quick", budget=BUDGET), BUDGET)
+    fit(method, suite, train, RunContext(seed=SEED, profile="quick", budget=BUDGET))
     res = evaluate(method, suite, test, SEED, episodes=Pearl.eval_episodes)
 
     random_cls = get_method("random")

@@ -19,7 +19,7 @@ from harness.context import RunContext
 from harness.evaluation import evaluate
 from harness.loop import fit
 from harness.registry import get_suite
-from harness.rollout import Budget, Rollout
+from harness.rollout import Rollout
 from methods.common.replay import ReplayBuffer
 from methods.pearl import Pearl, PearlConfig
 from methods.pearl.encoder import (
@@ -311,7 +311,7 @@ def test_collection_schedule_and_terminal_transitions_in_buffers() -> None:
     tasks = suite.train_tasks(0, 4)
     method = Pearl(TINY)
     method.setup(suite, tasks, RunContext(seed=0, budget=10_000))
-    collector = _SpyCollector(suite, tasks, 0, Budget(10_000))
+    collector = _SpyCollector(suite, tasks, 0, 10_000)
     collector.calls = []
     steps = method._collect(collector)
     calls = collector.calls
@@ -338,7 +338,7 @@ def test_state_dict_round_trip_and_determinism() -> None:
 
     def run(budget: int) -> Pearl:
         m = Pearl(TINY)
-        fit(m, suite, tasks, RunContext(seed=3, budget=budget), budget)
+        fit(m, suite, tasks, RunContext(seed=3, budget=budget))
         return m
 
     a, b = run(200), run(200)

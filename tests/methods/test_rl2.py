@@ -10,7 +10,6 @@ from harness.agent import StepBatch
 from harness.collector import Collector
 from harness.context import RunContext
 from harness.registry import get_suite
-from harness.rollout import Budget
 from methods.common.trials import ActionRecorder, TrialBatch
 from methods.rl2 import RL2, RL2Config
 from methods.rl2.method import RL2Agent
@@ -60,7 +59,7 @@ def test_hidden_state_kept_across_episodes_and_reset_between_trials() -> None:
 def test_online_actions_match_sequence_recompute() -> None:
     method = _method()
     suite = get_suite("point-goal")
-    collector = Collector(suite, suite.train_tasks(0, 4), 0, Budget(1000))
+    collector = Collector(suite, suite.train_tasks(0, 4), 0, 1000)
     recorder = ActionRecorder(3, 2, suite.horizon)
     agent = RL2Agent(method.net, 3, 2, method.device, recorder)
     ro = collector.collect(agent, [0, 1, 2], episodes=2, deterministic=True)

@@ -40,7 +40,7 @@ def test_beats_task_agnostic_bound_on_point_goal(name: str, budget: int, margin:
     train, test = suite.train_tasks(SEED), suite.test_tasks(SEED)
     cls = get_method(name)
     method = cls(method_config(cls, suite, "quick"))
-    fit(method, suite, train, RunContext(seed=SEED, profile="quick", budget=budget), budget)
+    fit(method, suite, train, RunContext(seed=SEED, profile="quick", budget=budget))
     res = evaluate(method, suite, test, SEED, episodes=cls.eval_episodes)
     bound = task_agnostic_bound(np.stack([t.vector() for t in test]).astype(np.float64), suite.horizon)
     random_cls = get_method("random")

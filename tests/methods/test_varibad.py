@@ -11,7 +11,6 @@ from harness.agent import StepBatch
 from harness.collector import Collector
 from harness.context import RunContext
 from harness.registry import get_suite
-from harness.rollout import Budget
 from methods.common.trials import ActionRecorder, TrialBatch
 from methods.varibad import Varibad, VaribadConfig
 from methods.varibad.method import VaribadAgent
@@ -53,7 +52,7 @@ def test_kl_is_to_the_previous_posterior() -> None:
 def test_elbo_kl_term_sums_consecutive_kls_over_valid_steps() -> None:
     method = _method()
     suite = get_suite("point-goal")
-    collector = Collector(suite, suite.train_tasks(0, 4), 0, Budget(1000))
+    collector = Collector(suite, suite.train_tasks(0, 4), 0, 1000)
     ro = collector.collect(method.agent(2), [0, 1], episodes=2)
     batch = TrialBatch.from_rollout(ro, None, method.device)
     torch.manual_seed(0)
@@ -102,7 +101,7 @@ def test_belief_kept_across_episodes_and_reset_between_trials() -> None:
 def test_online_beliefs_and_actions_match_sequence_recompute() -> None:
     method = _method()
     suite = get_suite("point-goal")
-    collector = Collector(suite, suite.train_tasks(0, 4), 0, Budget(1000))
+    collector = Collector(suite, suite.train_tasks(0, 4), 0, 1000)
     recorder = ActionRecorder(3, 2, suite.horizon)
     agent = VaribadAgent(method, 3, recorder)
     ro = collector.collect(agent, [0, 1, 2], episodes=2, deterministic=True)

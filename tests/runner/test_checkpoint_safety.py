@@ -83,7 +83,7 @@ def test_every_method_state_round_trips_with_weights_only(tmp_path: Path, name: 
 
     def trained(seed: int, budget: int) -> Any:
         method = cls(method_config(cls, SUITE, "smoke"))
-        fit(method, SUITE, tasks, RunContext(seed=seed), budget)
+        fit(method, SUITE, tasks, RunContext(seed=seed, budget=budget))
         return method
 
     method = trained(0, 300)

@@ -17,7 +17,7 @@ from harness.config import (
     read_hparams_file,
 )
 from harness.profiles import PROFILES, get_profile
-from harness.registry import UnknownNameError, get_suite
+from harness.registry import UnknownNameError, get_method, get_suite, list_suites
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,3 +167,15 @@ def test_profiles_numbers():
     assert sorted(PROFILES) == ["bench", "paper", "quick", "smoke"]
     with pytest.raises(UnknownNameError, match="Did you mean 'quick'"):
         get_profile("quik")
+
+
+def test_paper_budgets_are_declared_by_the_suites_and_match_the_moss_schedules():
+    """The ``paper`` profile reads each suite's declared ``paper_budget`` (2M steps where none is declared);
+    the declared numbers are the MoSS paper's schedules, as ``Moss.published_budget`` computes them."""
+    paper, moss = get_profile("paper"), get_method("moss")
+    declared = {s.name: s.paper_budget for s in list_suites() if s.paper_budget is not None}
+    assert declared == {"cheetah-vel": 3_026_000, "cheetah-multi-task": 42_028_000,
+                        "ml1-push-v1": 60_064_000, "ml1-push-v2": 60_064_000}
+    for suite in list_suites():
+        assert paper.budget(suite) == declared.get(suite.name, 2_000_000)
+        assert moss.published_budget(suite) == suite.paper_budget
