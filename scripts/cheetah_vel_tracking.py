@@ -26,9 +26,9 @@ from typing import Any
 import pandas as pd
 
 from harness import store
-from harness.analysis.velocity import velocity_tracking
 from harness.registry import load_plugins
 from harness.trained import load_run
+from suites.mujoco.velocity_tracking import velocity_tracking
 
 
 def timing(run_dir: Path) -> dict[str, float]:

@@ -1,5 +1,8 @@
 """Achieved versus target velocity of a trained agent on the HalfCheetah velocity suites.
 
+It runs agents and reads the HalfCheetah observation layout, so it lives with the cheetah suites (the
+analysis layer only reads results); ``scripts/cheetah_vel_tracking.py`` drives it on trained runs.
+
 For ``cheetah-vel``, ``cheetah-vel-ood`` and ``cheetah-vel-nonstat`` the task is a target forward velocity,
 so how well a method infers the task can be read directly off its gait: run the agent zero-shot on test
 tasks and compare the velocity it reaches with the one it was asked for.

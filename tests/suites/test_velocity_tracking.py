@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 
 from harness import store
-from harness.analysis.velocity import VelocityTracking, velocity_tracking
 from harness.evaluation import evaluate
 from harness.registry import get_suite
 from harness.runner import Job, run_job
 from harness.trained import load_run
 from suites.mujoco.tasks import VelocityTask
+from suites.mujoco.velocity_tracking import VelocityTracking, velocity_tracking
 
 ROOT = Path(__file__).resolve().parents[2]
 
