@@ -434,21 +434,11 @@ def method_config(
     )
 
 
-def job_config(
-    method_cls: Any,
-    suite: Any,
-    profile: str,
-    *,
-    hparams_file: str | Path | None = None,
-    trial: Mapping[str, Any] | None = None,
-    sets: Sequence[str] = (),
-) -> Any:
-    """The config of one job of ``harness run``: :func:`method_config` with this method's part of a
-    ``--hparams FILE`` (:func:`read_hparams_file`), the trial overrides, and the ``--set`` strings scoped
+def job_config(method_cls: Any, suite: Any, profile: str, *, hparams_file: str | Path | None = None,
+               trial: Mapping[str, Any] | None = None, sets: Sequence[str] = ()) -> Any:
+    """The config of one ``harness run`` job: :func:`method_config` with this method's part of a
+    ``--hparams FILE`` (:func:`read_hparams_file`), the trial's overrides, and the ``--set`` strings scoped
     to the method (:func:`sets_for_method`)."""
-    file_overrides: dict[str, Any] = {}
-    if hparams_file is not None:
-        per_method = read_hparams_file(Path(hparams_file))
-        file_overrides = per_method.get(method_cls.name, per_method.get("*", {}))
-    return method_config(method_cls, suite, profile, file_overrides=file_overrides, trial=trial,
-                         sets=sets_for_method(sets, method_cls.name))
+    per_method = read_hparams_file(Path(hparams_file)) if hparams_file is not None else {}
+    return method_config(method_cls, suite, profile, file_overrides=per_method.get(method_cls.name,
+                         per_method.get("*", {})), trial=trial, sets=sets_for_method(sets, method_cls.name))

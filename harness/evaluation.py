@@ -9,8 +9,9 @@ their own stream (``eval``) so that evaluating does not change training.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,32 @@ class EvalResult:
     success: np.ndarray
     lengths: np.ndarray
     traces: pd.DataFrame | None = None
+
+    def rows(self, tasks: list[Task], eval_index: int, env_steps: int, metric: str) -> list[dict[str, Any]]:
+        """The ``eval.parquet`` rows of this evaluation: one per (test task, episode), task-major.
+
+        Args:
+            tasks: the test tasks evaluated (in the order of the result's rows).
+            eval_index: which evaluation of the run this is.
+            env_steps: training env steps consumed when it ran.
+            metric: the suite's metric (written to every row).
+        """
+        rows = []
+        for i, task in enumerate(tasks):
+            task_json = json.dumps(task.as_dict())
+            for e in range(self.returns.shape[1]):
+                rows.append({
+                    "eval_index": eval_index,
+                    "env_steps": env_steps,
+                    "task_id": i,
+                    "task": task_json,
+                    "episode": e,
+                    "return": float(self.returns[i, e]),
+                    "success": bool(self.success[i, e]),
+                    "length": int(self.lengths[i, e]),
+                    "metric": metric,
+                })
+        return rows
 
     @property
     def zero_shot(self) -> float:

@@ -147,7 +147,8 @@ class ResolvedJob:
     torch_threads: int = DEFAULT_TORCH_THREADS
 
     def record(self) -> dict[str, Any]:
-        """The content of ``config.yaml``."""
+        """The content of ``config.yaml`` (``sees_task`` tells the analysis layer which runs are reference
+        ceilings without the method registry)."""
         j = self.job
         return {
             "method": j.method,
@@ -164,6 +165,7 @@ class ResolvedJob:
             "metric": self.suite.metric,
             "horizon": self.suite.horizon,
             "torch_threads": self.torch_threads,
+            "sees_task": bool(self.method_cls.sees_task),
             "config": config_to_dict(self.config),
         }
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import store
+from harness.analysis.scores import trial_scores
 from harness.checkpoint import CheckpointError, read_record
 from harness.config import ConfigError
 from harness.context import pinned_torch_threads, resolve_device
@@ -136,17 +137,14 @@ def _meta(r: ResolvedJob | None, job: Job, status: str, started: float, **extra:
     return meta
 
 
-def _read_final(job: Job, r: ResolvedJob) -> tuple[int, float, float]:
+def _read_final(job: Job) -> tuple[int, float, float]:
+    """Env steps and the latest evaluation's scores of a run on disk (:func:`trial_scores`)."""
     frame = store.read_parquet(job.run_dir / store.EVAL_FILE)
     meta = store.read_json(job.run_dir / store.META_FILE) or {}
     if frame is None or frame.empty:
         return int(meta.get("env_steps", 0)), math.nan, math.nan
-    last = frame[frame["eval_index"] == frame["eval_index"].max()]
-    col = "success" if r.suite.metric == "success" else "return"
-    first_ep, last_ep = last["episode"].min(), last["episode"].max()
-    zero = float(last.loc[last["episode"] == first_ep, col].astype(float).mean())
-    k = float(last.loc[last["episode"] == last_ep, col].astype(float).mean())
-    return int(meta.get("env_steps", last["env_steps"].max())), zero, k
+    zero, k = trial_scores(frame)
+    return int(meta.get("env_steps", frame["env_steps"].max())), zero, k
 
 
 def _failure(err: BaseException) -> dict[str, str]:
@@ -191,7 +189,7 @@ def run_job(job: Job | ResolvedJob, on_event: EventSink | None = None) -> JobRes
         return end(store.FAILED, **_failure(err))
     common = {"budget": r.budget, "metric": r.suite.metric, "eval_episodes": r.eval_episodes}
     if state == "finished":
-        steps, zero, k = _read_final(job, r)
+        steps, zero, k = _read_final(job)
         return end("skipped", env_steps=steps, zero_shot=zero, k_shot=k, **common)
     try:
         with run_lock(job.run_dir), pinned_torch_threads(r.torch_threads):
@@ -246,7 +244,7 @@ def _repair(c: _Call) -> JobResult | None:
         old[store.MANIFEST_KEY] = manifest(rd)
         old["repaired"] = f"{'; '.join(problems)} (rebuilt from {store.CHECKPOINT_FILE})"
         store.write_json(c.meta_path, old)
-        steps, zero, k = _read_final(c.job, c.r)
+        steps, zero, k = _read_final(c.job)
         return c.end(store.FINISHED, env_steps=steps, zero_shot=zero, k_shot=k,
                      warning=f"repaired: {'; '.join(problems)} (rebuilt from {store.CHECKPOINT_FILE})",
                      **c.common)
@@ -261,7 +259,7 @@ def _run_locked(c: _Call) -> JobResult:
     try:  # again: another process may have finished (or replaced) the run before we took the lock
         state = existing_state(r)
         if state == "finished":
-            steps, zero, k = _read_final(job, r)
+            steps, zero, k = _read_final(job)
             return c.end("skipped", env_steps=steps, zero_shot=zero, k_shot=k, **c.common)
         if state == "repair" and (repaired := _repair(c)) is not None:
             return repaired

@@ -3,9 +3,10 @@
 A trial samples config overrides from the method's search space (``Method.search_space(trial)``, sampled
 in natural spaces: log-scaled learning rates and the like), runs one job per (suite, seed) through
 :func:`harness.runner.run_job` and returns the objective: the IQM over seeds (and suites) of the final
-evaluation score (the last episode of the method's evaluation trial). With several suites, return scores
-are normalized per suite against a random policy's score (``(s - s_random) / |s_random|``, so 0 is
-random); success rates are used as they are.
+evaluation score (the last episode of the method's evaluation trial, scored by
+:func:`harness.analysis.scores.trial_scores`; the IQM is :func:`harness.analysis.stats.iqm`). With several
+suites, return scores are normalized per suite against a random policy's score
+(:func:`harness.analysis.scores.random_normalized`, so 0 is random); success rates are used as they are.
 
 Every evaluation reports to the pruner (``trial.report(value, step)``, ``step`` counting evaluations over
 the trial's jobs in order); a pruned trial stops its run (status ``pruned`` in ``meta.json``) and a run that
@@ -22,17 +23,19 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import optuna
+import pandas as pd
 import yaml
-from scipy import stats
 
 from harness import store
+from harness.analysis.scores import random_normalized, trial_scores
+from harness.analysis.stats import iqm
 from harness.jobs import Job, JobPruned, JobResult, job_grid
 from harness.progress import ProgressEvent
 from harness.registry import get_method, get_suite, load_plugins
@@ -141,21 +144,16 @@ def load_study(spec: SweepSpec, create: bool = True) -> optuna.Study:
         raise ValueError(f"--storage {spec.storage!r}: cannot open the study storage: {text}") from None
 
 
-def iqm(values: Sequence[float]) -> float:
-    """Interquartile mean (25% trimmed mean, as rliable's ``aggregate_iqm``) of ``values``."""
-    return float(stats.trim_mean(np.asarray(values, dtype=np.float64), proportiontocut=0.25, axis=None))
-
-
 def normalize(score: float, suite: str, spec: SweepSpec) -> float:
     """Score on a common scale when a sweep spans several suites (see the module docstring)."""
     if len(spec.suites) == 1 or get_suite(suite).metric == "success":
         return score
-    ref = spec.reference_scores[suite]
-    return (score - ref) / max(abs(ref), 1e-8)
+    return random_normalized(score, spec.reference_scores[suite])
 
 
 def random_reference(suite: str, spec: SweepSpec) -> float:
-    """Mean score of an untrained ``random`` policy on the suite's test tasks (the profile's task count)."""
+    """Last-episode score of an untrained ``random`` policy on the suite's test tasks (the profile's task
+    count), scored as every evaluation (:func:`harness.analysis.scores.trial_scores`)."""
     from harness.evaluation import evaluate
     from harness.profiles import get_profile
 
@@ -166,8 +164,9 @@ def random_reference(suite: str, spec: SweepSpec) -> float:
     from harness.context import RunContext
 
     method.setup(suite_obj, suite_obj.train_tasks(0, train_n), RunContext(seed=0))
-    res = evaluate(method, suite_obj, suite_obj.test_tasks(0, test_n), seed=0, episodes=1)
-    return float(res.returns[:, -1].mean())
+    tasks = suite_obj.test_tasks(0, test_n)
+    res = evaluate(method, suite_obj, tasks, seed=0, episodes=1)
+    return trial_scores(pd.DataFrame(res.rows(tasks, 0, 0, suite_obj.metric)))[1]
 
 
 def trial_label(method: str, number: int) -> str:
@@ -219,7 +218,7 @@ def objective_factory(
                 trial.set_user_attr("stopped", f"{result.key}: {result.status} {result.error}".strip())
                 raise optuna.TrialPruned(f"{result.key}: {result.status}")
             scores.append(normalize(_score(result), job.suite, spec))
-        return iqm(scores)
+        return iqm(np.asarray(scores, dtype=np.float64))
 
     return objective
 

@@ -13,7 +13,6 @@ from it without training (:func:`restore_finished`).
 from __future__ import annotations
 
 import io
-import json
 import logging
 import math
 import time
@@ -25,6 +24,7 @@ import pandas as pd
 import torch
 
 from harness import store
+from harness.analysis.scores import trial_scores
 from harness.checkpoint import (
     CheckpointError,
     RunCheckpoint,
@@ -34,50 +34,23 @@ from harness.checkpoint import (
 )
 from harness.config import ConfigError
 from harness.context import RunContext, resolve_device
-from harness.evaluation import EvalResult, evaluate
+from harness.evaluation import evaluate
 from harness.loop import fit
 from harness.progress import ProgressEvent
 from harness.seeding import derive_seed
 from harness.tensorboard import TensorBoardLog
-from harness.verify import record_diff
+from harness.verify import record_diff, with_derived_keys
 
 if TYPE_CHECKING:
     from harness.collector import Collector
     from harness.jobs import ResolvedJob
     from harness.method import Method
-    from harness.suite import Task
 
 EventSink = Callable[[ProgressEvent], None]
 #: Seconds between two ``progress`` events of a job.
 PROGRESS_INTERVAL = 2.0
 #: Result files of a run (removed before a clean restart).
 RESULT_FILES = (store.TRAIN_FILE, store.EVAL_FILE, store.TRACES_FILE, store.CHECKPOINT_FILE)
-
-
-def _scores(res: EvalResult, metric: str) -> tuple[float, float]:
-    values = res.success.astype(float) if metric == "success" else res.returns
-    return float(values[:, 0].mean()), float(values[:, -1].mean())
-
-
-def _eval_rows(
-    res: EvalResult, tasks: list[Task], eval_index: int, env_steps: int, metric: str
-) -> list[dict[str, Any]]:
-    rows = []
-    for i, task in enumerate(tasks):
-        task_json = json.dumps(task.as_dict())
-        for e in range(res.returns.shape[1]):
-            rows.append({
-                "eval_index": eval_index,
-                "env_steps": env_steps,
-                "task_id": i,
-                "task": task_json,
-                "episode": e,
-                "return": float(res.returns[i, e]),
-                "success": bool(res.success[i, e]),
-                "length": int(res.lengths[i, e]),
-                "metric": metric,
-            })
-    return rows
 
 
 class TrainingSession:
@@ -266,8 +239,9 @@ class TrainingSession:
             torch.manual_seed(derive_seed(self.job.seed, "eval", self.eval_index))
             res = evaluate(self.method, r.suite, self.test_tasks, self.job.seed, r.eval_episodes,
                            eval_index=self.eval_index, record_traces=final)
-        self.eval_rows += _eval_rows(res, self.test_tasks, self.eval_index, self.env_steps, r.suite.metric)
-        self.last_scores = _scores(res, r.suite.metric)
+        rows = res.rows(self.test_tasks, self.eval_index, self.env_steps, r.suite.metric)
+        self.eval_rows += rows
+        self.last_scores = trial_scores(pd.DataFrame(rows))
         if self.tb is not None:
             self.tb.eval(*self.last_scores, self.env_steps)
         self.eval_index += 1
@@ -334,6 +308,9 @@ def check_record(ckpt: RunCheckpoint, record: dict[str, Any], run_dir: Path) -> 
     if ckpt.config_hash == config_hash(record):
         return
     old = ckpt.record
+    if old is not None and ckpt.config_hash == config_hash(old) and \
+            config_hash(with_derived_keys(old, record)) == config_hash(record):
+        return  # saved before the harness recorded keys derived from the code (verify.DERIVED_KEYS)
     diff = record_diff(old, record) if old is not None else ["record missing from the checkpoint"]
     raise ConfigError(
         f"{run_dir} holds a checkpoint trained with a different configuration ({', '.join(diff) or 'hash'});"

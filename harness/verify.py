@@ -20,9 +20,18 @@ MANIFEST_FILES = (store.CONFIG_FILE, store.TRAIN_FILE, store.EVAL_FILE, store.TR
                   store.CHECKPOINT_FILE)
 
 
+#: ``config.yaml`` keys derived from the code, not from settings (``sees_task``: the method class's flag),
+#: added by later harness versions: a run or checkpoint written before them is the same run.
+DERIVED_KEYS = frozenset({"sees_task"})
 #: ``config.yaml`` keys added by later harness versions: a run written before them lacks the key, which is
 #: then not counted as a difference (``torch_threads``: such runs used the pool's thread count).
-ADDED_KEYS = frozenset({"torch_threads"})
+ADDED_KEYS = frozenset({"torch_threads"}) | DERIVED_KEYS
+
+
+def with_derived_keys(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``old`` with the :data:`DERIVED_KEYS` it lacks taken from ``new`` (an older run's record as this
+    harness would write it)."""
+    return {**old, **{k: new[k] for k in DERIVED_KEYS if k not in old and k in new}}
 
 
 def record_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -14,6 +14,7 @@ from harness.analysis.curves import (
     steps_to_threshold,
 )
 from harness.analysis.nonstationary import (
+    TraceView,
     aggregate_over_seeds,
     aligned_to_switches,
     belief_keys,
@@ -21,6 +22,7 @@ from harness.analysis.nonstationary import (
     belief_projections,
     pca_2d,
     switch_times,
+    trace_view,
 )
 from harness.analysis.results import Results, load_results
 from harness.analysis.scores import (
@@ -29,12 +31,14 @@ from harness.analysis.scores import (
     episode_scores,
     final_scores,
     normalize,
+    random_normalized,
     reference_scores,
     run_curves,
     run_scores,
     score_dict,
     select_episode,
     success_rates,
+    trial_scores,
 )
 from harness.analysis.stats import (
     AGGREGATES,
@@ -61,6 +65,7 @@ __all__ = [
     "Estimate",
     "Profile",
     "Results",
+    "TraceView",
     "adaptation_curves",
     "aggregate_estimates",
     "aggregate_over_seeds",
@@ -86,6 +91,7 @@ __all__ = [
     "performance_profiles",
     "probability_of_improvement",
     "probability_of_improvement_ci",
+    "random_normalized",
     "reference_scores",
     "run_curves",
     "run_scores",
@@ -96,4 +102,6 @@ __all__ = [
     "steps_to_threshold",
     "success_rates",
     "switch_times",
+    "trace_view",
+    "trial_scores",
 ]

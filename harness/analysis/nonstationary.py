@@ -209,3 +209,51 @@ def belief_projections(
         colour, label = task_colour(y)
         out.append(BeliefProjection(str(suite), str(method), seed, key, coords, colour, label, y, explained))
     return out
+
+
+@dataclass(frozen=True)
+class TraceView:
+    """One trial of one run laid out over time, for the report's trace figure.
+
+    Attributes:
+        time: ``[n]`` step of the trial (``episode * horizon + t``; time runs across episodes).
+        reward: ``[n]`` reward of each step.
+        true_task: ``[n, d]`` the true task vector in force at each step.
+        belief_pc1: ``[n]`` the belief's first principal component (None without a belief).
+        belief_explained: fraction of belief variance on that component (NaN without a belief).
+        switches: trial steps at which the task switched (:func:`switch_times`).
+        episode_starts: trial steps at which the second and later episodes start.
+    """
+
+    time: np.ndarray
+    reward: np.ndarray
+    true_task: np.ndarray
+    belief_pc1: np.ndarray | None
+    belief_explained: float
+    switches: list[int]
+    episode_starts: list[int]
+
+
+def trace_view(run: pd.DataFrame, belief_key: str | None = None) -> TraceView:
+    """:class:`TraceView` of trace rows of one (suite, method, seed, task_id), every episode of the trial.
+
+    With ``belief_key``, the run's ``belief_<key>`` is projected on its first principal component
+    (:func:`pca_2d`).
+    """
+    run = run.sort_values(["episode", "t"])
+    horizon = int(run["t"].max()) + 1
+    time = (run["episode"] * horizon + run["t"]).to_numpy()
+    pc1, explained = None, float("nan")
+    if belief_key:
+        coords, var = pca_2d(stack_column(run[f"belief_{belief_key}"]))
+        pc1, explained = coords[:, 0], float(var[0])
+    sw = switch_times(run)
+    return TraceView(
+        time=time,
+        reward=run["reward"].to_numpy(),
+        true_task=stack_column(run["true_task"]),
+        belief_pc1=pc1,
+        belief_explained=explained,
+        switches=[int(e * horizon + t) for e, t in zip(sw["episode"], sw["t"], strict=True)],
+        episode_starts=[e * horizon for e in range(1, int(run["episode"].max()) + 1)],
+    )

@@ -7,10 +7,15 @@ flag (success at any step of the episode, 0 or 1) on ``success`` suites. The sco
 evaluation is the mean over its test tasks, so a success-suite run score is its success rate over test
 tasks. Runs (seeds) are the statistical unit: test tasks and episodes are averaged inside a run, never
 treated as independent runs.
+
+:func:`run_curves` is the one place that scores an evaluation; :func:`trial_scores` applies it to one run's
+latest evaluation (the runner's progress lines and summary, skipped runs, sweeps), so every number the
+harness prints for an evaluation is the one ``harness compare`` computes from the files.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -70,6 +75,27 @@ def run_curves(evals: pd.DataFrame, k: EpisodeSpec = "final") -> pd.DataFrame:
         env_steps=("env_steps", "max"), score=("score", "mean"), metric=("metric", "first")
     )
     return out[cols].sort_values([*RUN_KEYS, "eval_index"], ignore_index=True)
+
+
+def trial_scores(evals: pd.DataFrame) -> tuple[float, float]:
+    """Zero-shot and last-episode score of the latest evaluation of one run.
+
+    Args:
+        evals: ``eval.parquet`` rows of one run (or of one evaluation, e.g. the rows just written); the
+            columns ``suite, method, seed`` may be absent.
+
+    Returns:
+        ``(zero_shot, last_episode)``: :func:`run_curves` with ``k="zero-shot"`` and ``k="final"`` at the
+        highest ``eval_index`` (the mean over test tasks of the score of the trial's first and last
+        episode); NaNs when there is no row.
+    """
+    if evals.empty:
+        return math.nan, math.nan
+    last = evals[evals["eval_index"] == evals["eval_index"].max()]
+    last = last.assign(**{key: "" for key in RUN_KEYS if key not in last.columns})
+    zero = run_curves(last, "zero-shot")["score"]
+    final = run_curves(last, "final")["score"]
+    return float(zero.iloc[0]), float(final.iloc[0])
 
 
 def final_scores(curves: pd.DataFrame) -> pd.DataFrame:
@@ -171,6 +197,13 @@ def normalize(
     hi = df["suite"].map(lambda s: refs[s][1]).astype(float)
     df["score"] = (df["score"].astype(float) - lo) / (hi - lo)
     return df.reset_index(drop=True)
+
+
+def random_normalized(score: float, random_score: float) -> float:
+    """``(score - random_score) / |random_score|``: a score on a scale where a random policy is 0 and the
+    unit is the random policy's own magnitude (return suites when only a random reference exists, as in
+    multi-suite sweeps; with both references use :func:`normalize`)."""
+    return (score - random_score) / max(abs(random_score), 1e-8)
 
 
 # -------------------------------------------------------------------------------------- score matrices

@@ -1,4 +1,5 @@
-"""Plotly figures of analysis outputs (rendering only: every number comes from :mod:`harness.analysis`).
+"""Plotly figures of analysis outputs (rendering only: every number, projection and switch point comes from
+:mod:`harness.analysis`).
 
 Every figure uses the same colour per method (:func:`method_colours`) and draws confidence intervals as
 error bars or translucent bands.
@@ -14,7 +15,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from harness.analysis.nonstationary import BeliefProjection, pca_2d, stack_column, switch_times
+from harness.analysis.nonstationary import BeliefProjection, TraceView
 from harness.analysis.stats import Estimate, Profile
 
 #: Shared layout defaults.
@@ -248,41 +249,35 @@ def switch_figure(
     return fig
 
 
-def trace_figure(run: pd.DataFrame, belief_key: str | None, title: str) -> go.Figure:
-    """One trial of one run over time: reward, the true task, and the belief's first principal component.
-
-    ``run``: trace rows of one (suite, method, seed, task_id), all episodes (time runs across episodes).
-    """
-    run = run.sort_values(["episode", "t"])
-    horizon = int(run["t"].max()) + 1
-    time = (run["episode"] * horizon + run["t"]).to_numpy()
-    rows = 3 if belief_key else 2
-    titles = ["reward", "true task"] + ([f"belief '{belief_key}' (PC1)"] if belief_key else [])
+def trace_figure(view: TraceView, belief_key: str | None, title: str) -> go.Figure:
+    """One trial of one run over time: reward, the true task, and the belief's first principal component
+    (``view`` from :func:`harness.analysis.nonstationary.trace_view`)."""
+    rows = 3 if belief_key and view.belief_pc1 is not None else 2
+    titles = ["reward", "true task"] + ([f"belief '{belief_key}' (PC1)"] if rows == 3 else [])
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, subplot_titles=titles, vertical_spacing=0.07)
     fig.add_trace(
-        go.Scatter(x=time, y=run["reward"], mode="lines", name="reward", line={"color": "#636EFA"}),
+        go.Scatter(x=view.time, y=view.reward, mode="lines", name="reward", line={"color": "#636EFA"}),
         row=1,
         col=1,
     )
-    task = stack_column(run["true_task"])
-    for d in range(task.shape[1]):
-        fig.add_trace(go.Scatter(x=time, y=task[:, d], mode="lines", name=f"task[{d}]"), row=2, col=1)
-    if belief_key:
-        coords, explained = pca_2d(stack_column(run[f"belief_{belief_key}"]))
+    for d in range(view.true_task.shape[1]):
+        fig.add_trace(go.Scatter(x=view.time, y=view.true_task[:, d], mode="lines", name=f"task[{d}]"),
+                      row=2, col=1)
+    if rows == 3:
         fig.add_trace(
             go.Scatter(
-                x=time,
-                y=coords[:, 0],
+                x=view.time,
+                y=view.belief_pc1,
                 mode="lines",
-                name=f"belief PC1 ({explained[0]:.0%})",
+                name=f"belief PC1 ({view.belief_explained:.0%})",
                 line={"color": "#EF553B"},
             ),
             row=3,
             col=1,
         )
     # Vertical lines across all panels, added at once (add_vline per line and panel is slow).
-    lines = [(ts, {"color": "grey", "dash": "dot", "width": 1}) for ts in _global_switches(run, horizon)]
-    lines += [(e * horizon, {"color": "black", "width": 1}) for e in range(1, int(run["episode"].max()) + 1)]
+    lines = [(ts, {"color": "grey", "dash": "dot", "width": 1}) for ts in view.switches]
+    lines += [(x, {"color": "black", "width": 1}) for x in view.episode_starts]
     fig.update_layout(
         shapes=[
             {"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1, "line": style}
@@ -294,11 +289,6 @@ def trace_figure(run: pd.DataFrame, belief_key: str | None, title: str) -> go.Fi
     )
     fig.update_layout(title=title, height=200 + 170 * rows, **LAYOUT)
     return fig
-
-
-def _global_switches(run: pd.DataFrame, horizon: int) -> list[int]:
-    sw = switch_times(run)
-    return [int(e * horizon + t) for e, t in zip(sw["episode"], sw["t"], strict=True)]
 
 
 def belief_figure(projections: Sequence[BeliefProjection], suite: str) -> go.Figure:

@@ -347,9 +347,10 @@ def nonstationary(ctx: Context) -> Section:
             )
             one = run[run["task_id"] == task]
             has_belief = key is not None and f"belief_{key}" in one and one[f"belief_{key}"].notna().all()
+            shown = key if has_belief else None
             sec.add_figure(
                 figures.trace_figure(
-                    one, key if has_belief else None, f"{suite} / {method} (seed {seed}, test task {task})"
+                    ns.trace_view(one, shown), shown, f"{suite} / {method} (seed {seed}, test task {task})"
                 ),
                 f"trace-{suite}-{method}",
             )
