@@ -176,3 +176,26 @@ def test_lost_meta_json_and_damaged_frames_are_rebuilt_from_the_final_checkpoint
     assert run_job(job).status == store.FINISHED
     assert_frames_equal(frames(job.run_dir), finished[1])
     assert run_job(job).status == "skipped"
+
+
+def test_a_run_written_before_sees_task_was_recorded_is_the_same_run(finished, tmp_path) -> None:
+    """``sees_task`` (derived from the method class) is missing from older config.yaml files and
+    checkpoints: such a run is still skipped when finished, and resumed from its checkpoint, not refused."""
+    from harness.checkpoint import config_hash, load_run_checkpoint, save_run_checkpoint
+
+    job = copy_of(finished, tmp_path)
+    rd = job.run_dir
+    config = store.read_yaml_file(rd / store.CONFIG_FILE)
+    assert config is not None and config.pop("sees_task") is False
+    store.write_yaml(rd / store.CONFIG_FILE, config)
+    ckpt = load_run_checkpoint(rd / store.CHECKPOINT_FILE)
+    assert ckpt.record is not None
+    ckpt.record.pop("sees_task")
+    ckpt.config_hash = config_hash(ckpt.record)
+    save_run_checkpoint(rd / store.CHECKPOINT_FILE, ckpt)
+    (rd / store.META_FILE).unlink()  # killed after its last checkpoint: resumes from it
+    assert existing_state(resolve_job(job)) == "resume"
+    result = run_job(job)
+    assert result.status == store.FINISHED, result.error
+    assert_frames_equal(frames(rd), finished[1])
+    assert existing_state(resolve_job(job)) == "finished"
