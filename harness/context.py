@@ -49,7 +49,8 @@ class RunContext:
         device: torch device for networks and updates.
         run_dir: the run's directory (methods may write extra artifacts there).
         profile: budget profile name (``smoke``, ``quick``, ``paper``).
-        budget: total environment steps of the run.
+        budget: total environment steps of the run (what :func:`harness.loop.fit` gives the collector to
+            charge; methods read it here, e.g. to cap warm-up steps).
         logger: where methods log text.
     """
 
