@@ -16,7 +16,15 @@ tasks, zero-shot and greedy:
    run's replay, split by how many transitions the sample's belief has seen, with the belief after the
    transition in the target and with the sample's own belief, and each bin's share of the total.
 
+4. **Critic on another agent's behaviour** (``--against RUN``): the run's critics evaluated on that run's
+   greedy episodes on the same tasks (e.g. a ``sac-oracle`` run of the same suite) and on its own: the
+   return, the discounted return-to-go, the critics' value of the trajectories' actions and of the run's
+   own greedy actions at the same states (first half of the episode). A critic that values the better
+   agent's actions no higher than its own policy's has never seen that behaviour pay.
+
     python scripts/moss_belief_drift.py results/cv/cheetah-vel/moss/seed=0 --tasks 30 --critic
+    python scripts/moss_belief_drift.py results/cv/cheetah-vel/moss/seed=1 --tasks 10 \
+        --against results/cv/cheetah-vel/sac-oracle/seed=1
 
 ``--tasks N`` uses the first N test tasks of the run's task split (default: the run's own test tasks).
 ``--json F`` also writes every figure to F. Exit code 2 on a bad path or a run that is not MoSS-like.
@@ -41,6 +49,7 @@ from methods.moss.diagnostics import (
     belief_gap,
     carried_beliefs,
     critic_error_by_context,
+    critic_on_behaviour,
     episode_features,
     window_beliefs,
 )
@@ -65,11 +74,25 @@ def _rollout(run: TrainedRun, tasks: list[Any], retain_hidden: bool) -> tuple[Ro
     return rollout, truth.task_vector
 
 
+def _greedy_episodes(run: TrainedRun, tasks: list[Any], obs_dim: int) -> Rollout:
+    """One greedy episode per task of any trained run (task observations if the run sees the task), with
+    its observations cut to the suite's own ``obs_dim``."""
+    pool = EnvPool(run.suite, tasks, run.seed, "eval", task_obs=bool(getattr(run.method, "sees_task", False)))
+    try:
+        rollout, _ = run_trial(pool, list(range(len(tasks))), run.method.agent(len(tasks)), 1, True)
+    finally:
+        pool.close()
+    return dataclasses.replace(rollout, obs=rollout.obs[..., :obs_dim],
+                               next_obs=rollout.next_obs[..., :obs_dim])
+
+
 def _ranges(x: np.ndarray, buckets: list[tuple[int, int]]) -> list[float]:
     return [float(x[:, lo:hi].mean()) for lo, hi in buckets]
 
 
-def measure(run_dir: Path, n_tasks: int | None, device: str, critic: bool = False) -> dict[str, Any]:
+def measure(
+    run_dir: Path, n_tasks: int | None, device: str, critic: bool = False, against: Path | None = None
+) -> dict[str, Any]:
     """Every figure of one run (see the module docstring)."""
     run = load_run(run_dir, device=device)
     cfg: Any = run.method.config
@@ -105,6 +128,13 @@ def measure(run_dir: Path, n_tasks: int | None, device: str, critic: bool = Fals
         err = critic_error_by_context(run.method)
         out["critic"] = {"bins": err.bins, "share": err.share.tolist(), "mse_next": err.mse.tolist(),
                          "mse_same": err.mse_same.tolist(), "loss_share": err.loss_share.tolist()}
+    if against is not None:
+        rows = []
+        for name, source in ((str(against), load_run(against, device=device)), ("own policy", run)):
+            ro = _greedy_episodes(source, tasks, run.suite.spec.obs_dim)
+            rows.append({"behaviour": name, **dataclasses.asdict(critic_on_behaviour(
+                run.method, ro.obs, ro.action, ro.reward, ro.next_obs))})
+        out["against"] = rows
     return out
 
 
@@ -132,6 +162,12 @@ def markdown(row: dict[str, Any]) -> str:
         for i, (lo, hi) in enumerate(c["bins"]):
             lines.append(f"| {lo}-{hi - 1} | {c['share'][i]:.3f} | {c['mse_next'][i]:.1f} | "
                          f"{c['loss_share'][i]:.3f} | {c['mse_same'][i]:.1f} |")
+    if "against" in row:
+        lines += ["", "| behaviour | return | return-to-go | Q(s, b, a) | Q(s, b, pi(s, b)) |",
+                  "|---|---|---|---|---|"]
+        for r in row["against"]:
+            lines.append(f"| {r['behaviour']} | {r['episode_return']:.1f} | {r['mc_return']:.1f} | "
+                         f"{r['q_data']:.1f} | {r['q_policy']:.1f} |")
     return "\n".join(lines)
 
 
@@ -143,13 +179,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     parser.add_argument("--critic", action="store_true", help="also split the critic's TD error by context")
+    parser.add_argument("--against", type=Path, default=None,
+                        help="a run of the same suite whose greedy episodes the critics evaluate")
     parser.add_argument("--plugin", action="append", default=[], help="module registering extra methods")
     args = parser.parse_args(argv)
     load_plugins(args.plugin)
     rows = []
     for run_dir in args.runs:
         try:
-            rows.append(measure(run_dir, args.tasks, args.device, args.critic))
+            rows.append(measure(run_dir, args.tasks, args.device, args.critic, args.against))
         except (FileNotFoundError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2

@@ -17,6 +17,12 @@ It also splits the critics' Bellman error by the context length of the SAC sampl
 (:func:`critic_error_by_context`): with the belief after the transition in the target, a sample whose belief
 has seen nothing of the task bootstraps from a value that the next transition's information moves by the
 whole range of task values, an error no critic can fit.
+
+Finally, :func:`critic_on_behaviour` asks a trained policy's critics what they think of another agent's
+trajectories (e.g. ``sac-oracle``'s on the same test tasks): when a policy stands still, a critic that
+values the better agent's actions above its own policy's at the same states points at the actor (it does
+not follow its critic); a critic that values them no higher has never seen that behaviour pay (the policy
+stopped exploring before finding it).
 """
 
 from __future__ import annotations
@@ -221,4 +227,58 @@ def critic_error_by_context(method: Any, windows: int = 512) -> CriticErrorByCon
         mse=np.array([err_next[s].mean() if s.any() else np.nan for s in sel]),
         mse_same=np.array([err_same[s].mean() if s.any() else np.nan for s in sel]),
         loss_share=np.array([err_next[s].sum() / total if total > 0 else np.nan for s in sel]),
+    )
+
+
+@dataclass
+class CriticOnBehaviour:
+    """A MoSS run's critics on one set of trajectories (means over envs and the steps ``[0, steps)``).
+
+    Attributes:
+        episode_return: undiscounted return per episode.
+        mc_return: discounted return-to-go (``gamma`` of the run, truncated at the episode's end).
+        q_data: ``min(Q1, Q2)(s, b, a)`` of the trajectories' own actions.
+        q_policy: ``min(Q1, Q2)(s, b, pi(s, b))`` of the run's greedy policy at the same states.
+        steps: how many leading steps of each episode the Q and return-to-go means cover.
+    """
+
+    episode_return: float
+    mc_return: float
+    q_data: float
+    q_policy: float
+    steps: int
+
+
+@torch.no_grad()
+def critic_on_behaviour(
+    method: Any, obs: np.ndarray, action: np.ndarray, reward: np.ndarray, next_obs: np.ndarray,
+    steps: int | None = None,
+) -> CriticOnBehaviour:
+    """Evaluate a trained MoSS method's critics on whole episodes ``obs [N, T, obs_dim]``, ``action
+    [N, T, act_dim]``, ``reward [N, T]``, ``next_obs [N, T, obs_dim]`` of any agent.
+
+    Beliefs are recomputed from the episodes' own transitions as the SAC batches compute them (sliding
+    window of ``time_steps``). ``steps`` (default: half the episode) limits the means to the leading steps,
+    whose truncated return-to-go is closest to the critics' infinite-horizon value.
+    """
+    cfg, pol = method.config, method.policy
+    encoder = method.inference.encoder
+    device = encoder.input_mean.device
+    t_max = obs.shape[1]
+    steps = t_max // 2 if steps is None else min(steps, t_max)
+    feats = episode_features(obs, action, reward, next_obs, device)
+    belief = window_beliefs(encoder, feats, cfg.time_steps, cfg.bayes_adaptive)
+    o = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=device)
+    a = torch.as_tensor(np.asarray(action, dtype=np.float32), device=device)
+    q_data = pol.sac.critic(pol.critic_embed(o, belief), a).min(dim=0).values
+    greedy = pol.sac.actor(pol.actor_embed(o, belief), True)[0]
+    q_policy = pol.sac.critic(pol.critic_embed(o, belief), greedy).min(dim=0).values
+    to_go = np.zeros(reward.shape, dtype=np.float64)
+    acc = np.zeros(reward.shape[0])
+    for t in reversed(range(t_max)):
+        acc = reward[:, t] + cfg.gamma * acc
+        to_go[:, t] = acc
+    return CriticOnBehaviour(
+        episode_return=float(reward.sum(axis=1).mean()), mc_return=float(to_go[:, :steps].mean()),
+        q_data=float(q_data[:, :steps].mean()), q_policy=float(q_policy[:, :steps].mean()), steps=steps,
     )

@@ -453,3 +453,41 @@ def test_critic_target_belief_switch(next_in_target: bool) -> None:
     assert err.share.sum() == pytest.approx(1.0) and err.loss_share.sum() == pytest.approx(1.0)
     assert err.bins[0] == (0, 1) and err.share[0] > 0  # every window's first transition has no context
     assert np.all(np.isfinite(err.mse[err.share > 0])) and np.all(np.isfinite(err.mse_same[err.share > 0]))
+
+
+def test_critic_on_behaviour_values_given_and_greedy_actions() -> None:
+    """:func:`critic_on_behaviour` (``moss_belief_drift.py --against``): the critics' value of the
+    trajectories' own actions equals that of the greedy policy when the trajectories are the policy's
+    greedy actions, differs for other actions, and the return-to-go is the discounted sum of rewards."""
+    from harness.collector import Collector
+    from harness.config import method_config
+    from harness.context import RunContext
+    from harness.registry import get_method, get_suite
+    from methods.moss.diagnostics import critic_on_behaviour, episode_features, window_beliefs
+
+    suite = get_suite("point-goal")
+    cls = get_method("moss")
+    method: Any = cls(method_config(cls, suite, "smoke"))
+    method.setup(suite, suite.train_tasks(0, 2), RunContext(seed=0))
+    method.train_step(Collector(suite, suite.train_tasks(0, 2), 0, 10_000))
+    cfg, rng = method.config, np.random.default_rng(0)
+    n, t, od, ad = 3, 10, suite.spec.obs_dim, suite.spec.act_dim
+    obs = rng.normal(size=(n, t, od)).astype(np.float32)
+    next_obs = rng.normal(size=(n, t, od)).astype(np.float32)
+    reward = np.ones((n, t), dtype=np.float32)
+    other = rng.uniform(-1, 1, size=(n, t, ad)).astype(np.float32)
+    # Greedy actions depend on the beliefs, which depend on the actions: fix the context from ``other``
+    # and replace the actions step by step until they are the policy's own.
+    actions = other.copy()
+    for _ in range(t + 1):
+        feats = episode_features(obs, actions, reward, next_obs, torch.device("cpu"))
+        belief = window_beliefs(method.inference.encoder, feats, cfg.time_steps, cfg.bayes_adaptive)
+        with torch.no_grad():
+            actions = method.policy.act(torch.as_tensor(obs), belief, True).numpy()
+    own = critic_on_behaviour(method, obs, actions, reward, next_obs)
+    assert own.steps == t // 2
+    assert own.q_data == pytest.approx(own.q_policy, abs=1e-4)
+    rand = critic_on_behaviour(method, obs, other, reward, next_obs, steps=t)
+    assert rand.q_data != pytest.approx(rand.q_policy, abs=1e-4)
+    expected = np.mean([sum(cfg.gamma ** k for k in range(t - s)) for s in range(t)])
+    assert rand.mc_return == pytest.approx(expected, rel=1e-6) and rand.episode_return == pytest.approx(t)
