@@ -80,7 +80,8 @@ def resolve_aliases(config_cls: type, overrides: Mapping[str, Any], source: str,
     named_by: dict[str, str] = {}  # field -> the key that set it (converting aliases compose, never clash)
     for key, value in overrides.items():
         alias = aliases.get(key)
-        targets, new = (key,), value
+        targets: tuple[str, ...] = (key,)
+        new = value
         if alias is not None:
             targets = alias.targets
             try:

@@ -52,7 +52,7 @@ def suite_rows(group: str | None = None) -> list[dict[str, Any]]:
 def method_rows(fields: bool = False) -> list[dict[str, Any]]:
     """One row per registered method: name, config class path, eval episodes, sees_task, doc line, and
     with ``fields`` its config fields (:func:`harness.config_fields.field_rows`)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in list_methods():
         cls = get_method(name)
         config = getattr(cls, "config_cls", None)
