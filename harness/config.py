@@ -28,117 +28,23 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import types
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any
 
 import yaml
 
+from harness.config_fields import config_aliases, resolve_aliases
 from harness.config_ranges import range_error
+from harness.config_types import ConfigError, coerce, type_name
 from harness.profiles import PROFILES
+
+__all__ = ["ConfigError", "coerce"]  # re-exported: their home is harness.config_types
 
 #: Top-level keys of ``hparams.yaml`` besides group and suite names.
 DEFAULT_KEY = "default"
 PROFILES_KEY = "profiles"
-
-
-class ConfigError(ValueError):
-    """A config source has an unknown key or a value of the wrong type."""
-
-
-# ------------------------------------------------------------------------------------------ type coercion
-
-
-def _type_name(tp: Any) -> str:
-    if isinstance(tp, type):
-        return tp.__name__
-    return str(tp).replace("typing.", "")
-
-
-def _is_union(tp: Any) -> bool:
-    return typing.get_origin(tp) in (Union, types.UnionType)
-
-
-def _coerce_union(value: Any, tp: Any) -> Any:
-    args = typing.get_args(tp)
-    if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
-        if type(None) in args:
-            return None
-    for arg in (a for a in args if a is not type(None)):
-        try:
-            return coerce(value, arg)
-        except (TypeError, ValueError):
-            continue
-    raise TypeError(f"expected {_type_name(tp)}, got {value!r}")
-
-
-def _coerce_sequence(value: Any, tp: Any) -> Any:
-    origin = typing.get_origin(tp)
-    if not isinstance(value, (list, tuple)):
-        raise TypeError(f"expected a list for {_type_name(tp)}, got {value!r}")
-    args = typing.get_args(tp)
-    if origin is tuple and args and args[-1] is not Ellipsis:
-        if len(args) != len(value):
-            raise ValueError(f"expected {len(args)} items for {_type_name(tp)}, got {len(value)}")
-        return tuple(coerce(v, a) for v, a in zip(value, args, strict=True))
-    item = args[0] if args else Any
-    items = [coerce(v, item) for v in value]
-    return tuple(items) if origin is tuple else items
-
-
-def _coerce_scalar(value: Any, tp: type) -> Any:
-    if isinstance(value, bool) and tp is not bool:
-        raise TypeError(f"expected {tp.__name__}, got {value!r}")
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise TypeError(f"expected bool (true/false), got {value!r}")
-    if tp is int:
-        if isinstance(value, int):
-            return value
-        number = float(value) if isinstance(value, (float, str)) else None  # "1e6" -> 1000000
-        if number is not None and number.is_integer():
-            return int(number)
-        raise TypeError(f"expected int, got {value!r}")
-    if tp is float:
-        if isinstance(value, (int, float, str)):
-            return float(value)  # ValueError for non-numeric strings
-        raise TypeError(f"expected float, got {value!r}")
-    if tp is str:
-        if isinstance(value, (str, int, float)):
-            return str(value)  # --set name=123 reads as a number
-        raise TypeError(f"expected str, got {value!r}")
-    if isinstance(value, tp):
-        return value
-    raise TypeError(f"expected {tp.__name__}, got {value!r}")
-
-
-def coerce(value: Any, tp: Any) -> Any:
-    """Return ``value`` converted to type ``tp``, or raise ``TypeError``/``ValueError``.
-
-    Supported: ``int``, ``float``, ``bool``, ``str``, ``Literal[...]``, ``X | None`` / ``Optional[X]``,
-    unions of those, ``tuple[X, ...]``, ``tuple[X, Y]`` and ``list[X]``. Conversions are lossless only:
-    a float field takes ints and numeric strings (``"1e-3"``, which YAML reads as a string), an int field
-    takes integral floats (``1e6``); a bool is never taken as a number.
-    """
-    if tp is Any:
-        return value
-    origin = typing.get_origin(tp)
-    if _is_union(tp):
-        return _coerce_union(value, tp)
-    if origin is Literal:
-        choices = typing.get_args(tp)
-        if value in choices and type(value) in {type(c) for c in choices}:
-            return value
-        raise ValueError(f"expected one of {list(choices)}, got {value!r}")
-    if origin in (tuple, list):
-        return _coerce_sequence(value, tp)
-    if isinstance(tp, type):
-        return _coerce_scalar(value, tp)
-    raise TypeError(f"unsupported config field type {_type_name(tp)}")
-
 
 # ------------------------------------------------------------------------------------------- dataclasses
 
@@ -158,8 +64,12 @@ def unknown_key_message(key: str, valid: Sequence[str], source: str) -> str:
     return f"{source}: unknown config key {key!r}.{hint} Valid keys: {', '.join(sorted(valid))}"
 
 
-def check_overrides(config_cls: type, overrides: Mapping[str, Any], source: str) -> dict[str, Any]:
-    """Validate and coerce ``overrides`` against ``config_cls``; return the coerced dict.
+def check_overrides(config_cls: type, overrides: Mapping[str, Any], source: str,
+                    base: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Validate and coerce ``overrides`` against ``config_cls``; return the coerced dict of field names.
+
+    Aliases (:mod:`harness.config_fields`) are replaced by their fields first; ``base`` (the values of the
+    lower-precedence layers) is what a converting alias builds on.
 
     Raises:
         ConfigError: unknown key (with closest match) or a value of the wrong type (field, type, value).
@@ -167,16 +77,17 @@ def check_overrides(config_cls: type, overrides: Mapping[str, Any], source: str)
     if not isinstance(overrides, Mapping):
         raise ConfigError(f"{source}: expected a mapping of config keys, got {overrides!r}")
     types_ = field_types(config_cls)
+    for key in overrides:
+        if key not in types_ and key not in config_aliases(config_cls):
+            raise ConfigError(unknown_key_message(str(key), [*types_, *config_aliases(config_cls)], source))
     out: dict[str, Any] = {}
-    for key, value in overrides.items():
-        if key not in types_:
-            raise ConfigError(unknown_key_message(str(key), list(types_), source))
+    for key, value in resolve_aliases(config_cls, overrides, source, base).items():
         try:
             out[key] = coerce(value, types_[key])
         except (TypeError, ValueError) as err:
             raise ConfigError(
                 f"{source}: bad value for {config_cls.__name__}.{key} "
-                f"(type {_type_name(types_[key])}): {value!r} ({err})"
+                f"(type {type_name(types_[key])}): {value!r} ({err})"
             ) from None
         problem = range_error(str(key), types_[key], out[key])
         if problem is not None:
@@ -276,15 +187,15 @@ def validate_hparams(config_cls: type, data: Any, source: str, scopes: Sequence[
 
 
 def hparams_layers(hparams: Mapping[str, Any], suite: str, group: str, profile: str) -> list[dict[str, Any]]:
-    """The sections of a validated ``hparams.yaml`` that apply to a run, lowest precedence first."""
-    prof = hparams.get(PROFILES_KEY, {}).get(profile, {})
+    """The sections of a (parsed) ``hparams.yaml`` that apply to a run, lowest precedence first."""
+    prof = (hparams.get(PROFILES_KEY) or {}).get(profile) or {}
     return [
-        hparams.get(DEFAULT_KEY, {}),
-        hparams.get(group, {}) if group != suite else {},
-        hparams.get(suite, {}),
-        prof.get(DEFAULT_KEY, {}),
-        prof.get(group, {}) if group != suite else {},
-        prof.get(suite, {}),
+        hparams.get(DEFAULT_KEY) or {},
+        hparams.get(group) or {} if group != suite else {},
+        hparams.get(suite) or {},
+        prof.get(DEFAULT_KEY) or {},
+        prof.get(group) or {} if group != suite else {},
+        prof.get(suite) or {},
     ]
 
 
@@ -382,16 +293,14 @@ def load_config(
         sets: parsed ``--set`` overrides.
     """
     values: dict[str, Any] = {}
+    layers: list[tuple[str, Mapping[str, Any] | None]] = []
     if hparams:
-        checked = validate_hparams(config_cls, hparams, hparams_source, scopes)
-        for section in hparams_layers(checked, suite, group, profile):
-            values.update(section)
-    layers: list[tuple[str, Mapping[str, Any] | None]] = [
-        ("--hparams file", file_overrides), ("trial", trial), ("--set", sets),
-    ]
+        validate_hparams(config_cls, hparams, hparams_source, scopes)  # every section, whatever the run
+        layers += [(hparams_source, section) for section in hparams_layers(hparams, suite, group, profile)]
+    layers += [("--hparams file", file_overrides), ("trial", trial), ("--set", sets)]
     for source, overrides in layers:
-        if overrides:
-            values.update(check_overrides(config_cls, overrides, source))
+        if overrides:  # layer by layer: an alias that converts builds on the layers below
+            values.update(check_overrides(config_cls, overrides, source, base=values))
     try:
         config = config_cls(**values)
     except (TypeError, ValueError) as err:  # __post_init__ checks of the config itself

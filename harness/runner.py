@@ -60,7 +60,7 @@ from harness.training import (
     clear_results,
     restore_finished,
 )
-from harness.verify import manifest, record_diff, run_problems
+from harness.verify import as_current, manifest, record_diff, run_problems
 
 __all__ = [
     "DEFAULT_TORCH_THREADS",
@@ -106,7 +106,7 @@ def existing_state(resolved: ResolvedJob) -> str:
             old = read_record(rd / store.CHECKPOINT_FILE).record
         except CheckpointError:
             return "restart"
-    diff = record_diff(old, new)
+    diff = record_diff(as_current(old, new), new)
     if diff:
         source = store.CONFIG_FILE if (rd / store.CONFIG_FILE).exists() else store.CHECKPOINT_FILE
         raise ConfigError(

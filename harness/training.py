@@ -39,7 +39,7 @@ from harness.loop import fit
 from harness.progress import ProgressEvent
 from harness.seeding import derive_seed
 from harness.tensorboard import TensorBoardLog
-from harness.verify import record_diff, with_derived_keys
+from harness.verify import as_current, record_diff
 
 if TYPE_CHECKING:
     from harness.collector import Collector
@@ -309,8 +309,8 @@ def check_record(ckpt: RunCheckpoint, record: dict[str, Any], run_dir: Path) -> 
         return
     old = ckpt.record
     if old is not None and ckpt.config_hash == config_hash(old) and \
-            config_hash(with_derived_keys(old, record)) == config_hash(record):
-        return  # saved before the harness recorded keys derived from the code (verify.DERIVED_KEYS)
+            config_hash(as_current(old, record)) == config_hash(record):
+        return  # saved before derived keys were recorded or config keys renamed (verify.as_current)
     diff = record_diff(old, record) if old is not None else ["record missing from the checkpoint"]
     raise ConfigError(
         f"{run_dir} holds a checkpoint trained with a different configuration ({', '.join(diff) or 'hash'});"

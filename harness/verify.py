@@ -9,6 +9,7 @@ interrupted.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,26 @@ def with_derived_keys(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any
     """``old`` with the :data:`DERIVED_KEYS` it lacks taken from ``new`` (an older run's record as this
     harness would write it)."""
     return {**old, **{k: new[k] for k in DERIVED_KEYS if k not in old and k in new}}
+
+
+def as_current(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """An older run's record as this harness writes it, to compare with ``new`` (the record of the job):
+    :func:`with_derived_keys`, and its method config rebuilt through the method's config class, so config
+    keys renamed since (kept as aliases, :mod:`harness.config_fields`) read under their current names and
+    fields added since take their defaults (the behaviour of the code before them). ``old``'s config is kept
+    as it is when the method differs or the config cannot be rebuilt."""
+    out = with_derived_keys(old, new)
+    config = out.get("config")
+    if isinstance(config, dict) and old.get("method") == new.get("method"):
+        from harness.config import config_from_dict, config_to_dict
+        from harness.registry import get_method
+
+        try:
+            rebuilt = config_to_dict(config_from_dict(get_method(str(old["method"])).config_cls, config))
+        except (KeyError, TypeError, ValueError):  # unknown method or key, bad value: a real difference
+            return out
+        out["config"] = json.loads(json.dumps(rebuilt))
+    return out
 
 
 def record_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -3,7 +3,9 @@
 Suites: name, group, horizon (steps per episode), metric, default train/test task counts, observation and
 action dimensions, description. ``--group G`` keeps one group (``harness list --group nonstationary``).
 Methods: name, config class, episodes per evaluation trial, whether it sees the true task (oracle), and
-the first line of its docstring. ``--json`` prints the same rows as a JSON list.
+the first line of its docstring. ``--json`` prints the same rows as a JSON list; for methods each row also
+has ``fields``: every config field with its ``name``, ``type``, ``default``, ``doc`` and ``aliases`` (other
+names ``--set`` and ``hparams.yaml`` accept for it, e.g. a paper's name).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from harness.config_fields import field_rows
 from harness.registry import get_method, list_methods, list_suites, load_plugins
 
 #: Table columns of ``harness list``: (row key, header).
@@ -46,9 +49,10 @@ def suite_rows(group: str | None = None) -> list[dict[str, Any]]:
     return [suite.summary() for suite in list_suites(group)]
 
 
-def method_rows() -> list[dict[str, Any]]:
-    """One row per registered method: name, config class path, eval episodes, sees_task, doc line."""
-    rows = []
+def method_rows(fields: bool = False) -> list[dict[str, Any]]:
+    """One row per registered method: name, config class path, eval episodes, sees_task, doc line, and
+    with ``fields`` its config fields (:func:`harness.config_fields.field_rows`)."""
+    rows: list[dict[str, Any]] = []
     for name in list_methods():
         cls = get_method(name)
         config = getattr(cls, "config_cls", None)
@@ -60,6 +64,8 @@ def method_rows() -> list[dict[str, Any]]:
             "sees_task": cls.sees_task,
             "description": doc.splitlines()[0] if doc else "",
         })
+        if fields:
+            rows[-1]["fields"] = field_rows(config) if config is not None else []
     return rows
 
 
@@ -88,7 +94,7 @@ def list_command(args: argparse.Namespace) -> int:
     if args.methods:
         if args.group is not None:
             raise ValueError("--group selects suites; it cannot be combined with --methods")
-        rows, columns = method_rows(), METHOD_COLUMNS
+        rows, columns = method_rows(fields=args.json), METHOD_COLUMNS
     else:
         rows, columns = suite_rows(args.group), SUITE_COLUMNS
     if args.json:

@@ -98,7 +98,7 @@ class SacMultiTask(Method):
         self.act_dim = spec.act_dim
         self.num_tasks = len(train_tasks)
         self.device = ctx.device
-        self.sac = SAC(self.obs_dim, self.act_dim, cfg, ctx.device)
+        self.sac = SAC(self.obs_dim, self.act_dim, cfg.sac_config(), ctx.device)
         self.replay = ReplayBuffer(self.obs_dim, self.act_dim, cfg.buffer_size, ctx.rng("sac", "replay"),
                                    ctx.device)
         self.task_rng = ctx.rng("sac", "tasks")

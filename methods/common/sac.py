@@ -6,7 +6,12 @@ are already-built feature vectors: a method concatenates state and latent (or an
 
 API (stable; extend additively):
 
-* :class:`SACConfig`: frozen hyperparameters (SAC paper / SB3 defaults).
+* :class:`SACConfig`: frozen hyperparameters (SAC paper / SB3 defaults); every SAC-based method's config
+  subclasses it (same field names everywhere, paper names as ``aliases``), ``config.sac_config()`` is the
+  block's part of any of them.
+* :class:`SacBatch`, :class:`SacHooks`, :class:`Upstream`: the inputs of one step and how a method plugs in
+  (PEARL's encoder and KL, MoSS's embeddings, PEARL's ``v_net`` target and policy penalty).
+* :class:`StatsMean`: the one averaging of per-step stats (one device sync).
 * :class:`TanhGaussianActor` ``(in_dim, act_dim, hidden, log_std_min=-20, log_std_max=2)``:
   ``forward(x, deterministic=False) -> (action [..., act_dim] in (-1, 1), log_prob [...])``;
   ``dist_params(x) -> (mean, log_std)`` (pre-tanh, clamped).
@@ -27,8 +32,10 @@ API (stable; extend additively):
   - ``critic_step(loss)``, ``actor_step(loss)``, ``alpha_step(loss)``: zero the block's own grads, backward,
     clip (``max_grad_norm``), step. Composition: zero your encoder's grads, call ``critic_step(loss + kl)``,
     then step your encoder optimizer (the backward fills its grads too).
-  - ``update(batch, return_stats=True) -> dict[str, float]``: the standard full step (critic, actor,
-    temperature, target update) on a :class:`methods.common.replay.TransitionBatch`, inputs detached.
+  - ``step(batch: SacBatch, hooks: SacHooks | None) -> dict[str, Tensor]``: THE update (critic with its
+    upstream module, actor with its upstream module and temperature, targets); every method calls it.
+  - ``update(batch, return_stats=True) -> dict[str, float]``: ``step`` on a
+    :class:`methods.common.replay.TransitionBatch` (inputs detached, no hooks).
   - ``update_many(sample, steps) -> dict[str, float]``: ``steps`` updates on ``sample()`` batches, stats
     averaged with a single device sync.
   - ``soft_update_targets(tau=None)``, ``act(obs, deterministic) -> action`` (no grad),
@@ -41,15 +48,17 @@ stats are returned.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from harness.config_fields import Alias
 from methods.common.nets import ensemble_mlp, mlp
 from methods.common.replay import TransitionBatch
 
@@ -59,7 +68,19 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 @dataclass(frozen=True, kw_only=True)
 class SACConfig:
-    """Hyperparameters of the SAC block (defaults: SAC paper v2 table 1 and SB3 ``SAC``)."""
+    """Hyperparameters of the SAC block (defaults: SAC paper v2 table 1 and SB3 ``SAC``).
+
+    Every SAC-based method's config is a subclass (``sac-mt``/``sac-oracle``, PEARL, MoSS and its
+    ablations): the same settings answer to the same names everywhere (one ``--set alpha=0.1`` reaches them
+    all), a subclass changes defaults to its paper's values and adds its paper's names as :attr:`aliases`,
+    and :meth:`sac_config` is the block's config of any of them.
+    """
+
+    #: Other names of the fields (:mod:`harness.config_fields`); subclasses extend this mapping.
+    aliases: ClassVar[Mapping[str, Alias]] = {
+        "lr": Alias(("actor_lr", "critic_lr"), "shorthand: one learning rate for the actor and the critics"),
+        "discount": Alias(("gamma",), "the discount factor's other common name (rlkit/oyster ``discount``)"),
+    }
 
     hidden: tuple[int, ...] = (256, 256)
     """Hidden layer widths of actor and critics (SAC paper: 2 x 256)."""
@@ -77,10 +98,11 @@ class SACConfig:
     """Transitions per gradient step (SAC paper: 256); read by callers that sample batches."""
     learn_alpha: bool = True
     """Learn the temperature towards ``target_entropy`` (SAC paper v2 / SB3 ``ent_coef='auto'``)."""
-    init_alpha: float = 1.0
-    """Initial temperature when learned (SB3 ``auto`` and cleanrl start at 1.0)."""
+    init_alpha: float | None = 1.0
+    """Initial temperature when learned (SB3 ``auto`` and cleanrl start at 1.0); None: ``alpha``."""
     alpha: float = 0.2
-    """Fixed temperature when ``learn_alpha`` is False (SB3/TIGR fixed value 0.2)."""
+    """Fixed temperature when ``learn_alpha`` is False, and the start of a learned one when ``init_alpha`` is
+    None (SB3/TIGR fixed value 0.2)."""
     target_entropy: float | None = None
     """Entropy target of the learned temperature; None means ``-act_dim`` (SAC paper v2)."""
     reward_scale: float = 1.0
@@ -93,6 +115,17 @@ class SACConfig:
     """Lower clamp of the actor's log-std (SB3 ``LOG_STD_MIN``)."""
     log_std_max: float = 2.0
     """Upper clamp of the actor's log-std (SB3 ``LOG_STD_MAX``)."""
+
+    def sac_config(self) -> SACConfig:
+        """The SAC block's settings of this (method-specific) config, as a plain :class:`SACConfig`."""
+        return SACConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(SACConfig)})
+
+    @property
+    def start_alpha(self) -> float:
+        """The temperature the block starts from (the fixed one, or the first value of a learned one)."""
+        if not self.learn_alpha or self.init_alpha is None:
+            return self.alpha
+        return self.init_alpha
 
 
 class TanhGaussianActor(nn.Module):
@@ -165,6 +198,108 @@ def _adam(params: Iterable[torch.Tensor], lr: float, device: torch.device) -> to
         return torch.optim.Adam(params, lr=lr, foreach=True)
 
 
+@dataclass(frozen=True)
+class Upstream:
+    """A module trained through a SAC loss (PEARL's context encoder, MoSS's embeddings): its optimizer is
+    zeroed before the loss's backward pass and stepped after it, its gradient norm clipped first when
+    ``max_grad_norm`` is set."""
+
+    opt: torch.optim.Optimizer
+    params: Sequence[torch.Tensor] = ()
+    max_grad_norm: float | None = None
+
+
+def _zero(up: Upstream | None) -> None:
+    if up is not None:
+        up.opt.zero_grad(set_to_none=True)
+
+
+def _step(up: Upstream | None) -> None:
+    if up is None:
+        return
+    if up.max_grad_norm is not None:
+        nn.utils.clip_grad_norm_(up.params, up.max_grad_norm)
+    up.opt.step()
+
+
+@dataclass(frozen=True)
+class SacBatch:
+    """The features one SAC step reads (``[..., dim]``; reward and done ``[...]``).
+
+    Attributes:
+        obs: critic features of ``s``; gradients flow into whatever produced them (an upstream module).
+        action, reward: the transition's action and reward (scaled by ``reward_scale`` in the target).
+        next_obs: critic features of ``s'`` (target side, no gradient).
+        done: 1.0 where the episode truly terminated (no bootstrap).
+        next_obs_actor: actor features of ``s'`` (default ``next_obs``).
+        actor_obs: actor features of ``s`` (default ``obs``); gradients reach what produced them.
+    """
+
+    obs: torch.Tensor
+    action: torch.Tensor
+    reward: torch.Tensor
+    next_obs: torch.Tensor
+    done: torch.Tensor
+    next_obs_actor: torch.Tensor | None = None
+    actor_obs: torch.Tensor | None = None
+
+    @classmethod
+    def of(cls, batch: TransitionBatch) -> SacBatch:
+        """A replay batch as it is (inputs detached): the plain SAC of ``sac-mt``."""
+        return cls(batch.obs.detach(), batch.action.detach(), batch.reward, batch.next_obs, batch.terminated)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SacHooks:
+    """Where a method plugs into :meth:`SAC.step` (every field optional; none of them: the plain SAC step).
+
+    Attributes:
+        critic_upstream: trained by the critic loss's backward pass (PEARL's encoder, MoSS's critic
+            embedding).
+        critic_penalty: added to the critic loss before its backward pass (PEARL's weighted KL).
+        bellman: replaces :meth:`SAC.critic_loss`: ``batch -> (loss, {"q": ...})`` (PEARL's ``v_net``).
+        actor_upstream: trained by the actor loss's backward pass (MoSS's actor embedding).
+        actor_critic_obs: critic features of ``s`` for the actor loss, computed after the critic step
+            (default: the actor's features; MoSS: its updated critic embedding, without gradient).
+        actor_penalty: ``actor features -> loss`` added to the actor loss (PEARL's mean/std penalty).
+        targets: replaces the target update; returns extra stats (PEARL's ``v_net`` value step).
+    """
+
+    critic_upstream: Upstream | None = None
+    critic_penalty: torch.Tensor | None = None
+    bellman: Callable[[SacBatch], tuple[torch.Tensor, dict[str, torch.Tensor]]] | None = None
+    actor_upstream: Upstream | None = None
+    actor_critic_obs: Callable[[], torch.Tensor] | None = None
+    actor_penalty: Callable[[torch.Tensor], torch.Tensor] | None = None
+    targets: Callable[[], dict[str, torch.Tensor]] | None = None
+
+
+_PLAIN = SacHooks()
+
+
+class StatsMean:
+    """Running sum of per-step stats (detached scalar tensors); :meth:`result` is the mean over the steps
+    as floats, with a single device sync. The one averaging of SAC steps' stats."""
+
+    def __init__(self) -> None:
+        self.total: dict[str, torch.Tensor] = {}
+        self.count = 0
+
+    def add(self, stats: Mapping[str, torch.Tensor]) -> None:
+        """Add one step's stats (keys in first-seen order)."""
+        for k, v in stats.items():
+            self.total[k] = self.total[k] + v if k in self.total else v
+        self.count += 1
+
+    def result(self) -> dict[str, float]:
+        """Mean of every key over the steps added (``{}`` when none were)."""
+        if not self.total:
+            return {}
+        keys = list(self.total)
+        values = (torch.stack([self.total[k] for k in keys]) / self.count).tolist()
+        return dict(zip(keys, values, strict=True))
+
+
 class SAC:
     """The SAC learner: networks, optimizers and the update; see the module docstring for the API.
 
@@ -195,8 +330,8 @@ class SAC:
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.critic_target.requires_grad_(False)
         self.target_entropy = float(-act_dim if cfg.target_entropy is None else cfg.target_entropy)
-        init = cfg.init_alpha if cfg.learn_alpha else cfg.alpha
-        self.log_alpha = torch.tensor(math.log(init), device=self.device, requires_grad=cfg.learn_alpha)
+        self.log_alpha = torch.tensor(math.log(cfg.start_alpha), device=self.device,
+                                      requires_grad=cfg.learn_alpha)
         self.actor_opt = _adam(self.actor.parameters(), cfg.actor_lr, self.device)
         self.critic_opt = _adam(self.critic.parameters(), cfg.critic_lr, self.device)
         self.alpha_opt = _adam([self.log_alpha], cfg.alpha_lr, self.device) if cfg.learn_alpha else None
@@ -308,12 +443,30 @@ class SAC:
 
     # -------------------------------------------------------------------------------------- full update
 
-    def _update(self, batch: TransitionBatch) -> dict[str, torch.Tensor]:
-        obs, act = batch.obs.detach(), batch.action.detach()
-        c_loss, c_info = self.critic_loss(obs, act, batch.reward, batch.next_obs, batch.terminated)
-        self.critic_step(c_loss)
-        a_loss, a_info = self.actor_loss(obs)
+    def step(self, batch: SacBatch, hooks: SacHooks | None = None) -> dict[str, torch.Tensor]:
+        """One SAC gradient step: critics (with their upstream module), actor (with its upstream module) and
+        temperature, then the targets. The one update every SAC-based method runs; see :class:`SacHooks`.
+
+        Returns:
+            Detached diagnostics: ``critic_loss`` (without ``critic_penalty``), ``actor_loss`` (with
+            ``actor_penalty``), ``q``, ``entropy``, ``alpha``, plus what ``hooks.targets`` returns.
+        """
+        h = hooks or _PLAIN
+        if h.bellman is None:
+            c_loss, c_info = self.critic_loss(batch.obs, batch.action, batch.reward, batch.next_obs,
+                                              batch.done, batch.next_obs_actor)
+        else:
+            c_loss, c_info = h.bellman(batch)
+        _zero(h.critic_upstream)
+        self.critic_step(c_loss if h.critic_penalty is None else c_loss + h.critic_penalty)
+        _step(h.critic_upstream)
+        actor_obs = batch.obs if batch.actor_obs is None else batch.actor_obs
+        critic_obs = None if h.actor_critic_obs is None else h.actor_critic_obs()
+        a_loss, a_info = self.actor_loss(actor_obs, critic_obs)
+        if h.actor_penalty is not None:
+            a_loss = a_loss + h.actor_penalty(actor_obs)
         al_loss = self.alpha_loss(a_info["log_prob"])
+        _zero(h.actor_upstream)
         if al_loss is None or self.alpha_opt is None:
             self.actor_step(a_loss)
         else:  # disjoint parameters: one backward pass for both losses
@@ -323,29 +476,27 @@ class SAC:
             self._clip(self._actor_params)
             self.actor_opt.step()
             self.alpha_opt.step()
+        _step(h.actor_upstream)
         self.num_updates += 1
-        if self.num_updates % self.config.target_update_interval == 0:
+        stats = {"critic_loss": c_loss.detach(), "actor_loss": a_loss.detach(), "q": c_info["q"],
+                 "entropy": a_info["entropy"], "alpha": self.alpha}
+        if h.targets is not None:
+            stats.update(h.targets())
+        elif self.num_updates % self.config.target_update_interval == 0:
             self.soft_update_targets()
-        return {"critic_loss": c_loss.detach(), "actor_loss": a_loss.detach(), "q": c_info["q"],
-                "entropy": a_info["entropy"], "alpha": self.alpha}
+        return stats
 
     def update(self, batch: TransitionBatch, return_stats: bool = True) -> dict[str, float]:
         """One standard SAC step on ``batch``; returns float stats (``{}`` when ``return_stats`` is False)."""
-        stats = self._update(batch)
+        stats = self.step(SacBatch.of(batch))
         return {k: float(v) for k, v in stats.items()} if return_stats else {}
 
     def update_many(self, sample: Callable[[], TransitionBatch], steps: int) -> dict[str, float]:
         """``steps`` updates on fresh ``sample()`` batches; stats averaged over them (one sync at the end)."""
-        if steps < 1:
-            return {}
-        total: dict[str, torch.Tensor] = {}
+        mean = StatsMean()
         for _ in range(steps):
-            stats = self._update(sample())
-            for k, v in stats.items():
-                total[k] = total[k] + v if k in total else v
-        keys = list(total)
-        values = (torch.stack([total[k] for k in keys]) / steps).tolist()
-        return dict(zip(keys, values, strict=True))
+            mean.add(self.step(SacBatch.of(sample())))
+        return mean.result()
 
     # ------------------------------------------------------------------------------------------- acting
 

@@ -10,12 +10,49 @@ subclasses that only change the defaults of the four switch fields at the end.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from harness.config_fields import Alias
+from harness.config_types import coerce
+from methods.common.sac import SACConfig
+
+
+def _hidden_of_width(width: Any, values: Mapping[str, Any]) -> tuple[int, ...]:
+    """``hidden`` with every layer ``width`` wide (the depth of the values so far)."""
+    return (coerce(width, int),) * len(values["hidden"])
+
+
+def _hidden_of_depth(depth: Any, values: Mapping[str, Any]) -> tuple[int, ...]:
+    """``hidden`` with ``depth`` layers as wide as the last one of the values so far."""
+    n = coerce(depth, int)
+    if n < 1:
+        raise ValueError(f"expected at least one layer, got {n}")
+    return (int(values["hidden"][-1]),) * n
 
 
 @dataclass(frozen=True, kw_only=True)
-class MossConfig:
-    """Hyperparameters of MoSS (see the module docstring for the source tags)."""
+class MossConfig(SACConfig):
+    """Hyperparameters of MoSS (see the module docstring for the source tags).
+
+    The SAC settings are the shared block's fields (:class:`methods.common.sac.SACConfig`, the same names as
+    every SAC-based method); the paper's names are aliases (see :attr:`aliases`).
+    """
+
+    aliases: ClassVar[Mapping[str, Alias]] = {
+        **SACConfig.aliases,
+        "sac_alpha": Alias(("alpha",), "the paper's name of the (fixed) temperature"),
+        "sac_learn_alpha": Alias(("learn_alpha",), "this harness's former name of ``learn_alpha``"),
+        "policy_lr": Alias(("actor_lr", "critic_lr"),
+                           "the paper's policy_net_lr: actor, critics and their embeddings"),
+        "batch_size_policy": Alias(("batch_size",), "the paper's name of the SAC batch size"),
+        "max_grad_norm_policy": Alias(("max_grad_norm",), "the paper's name of the policy gradient clip"),
+        "sac_layer_size": Alias(("hidden",), "the paper's width of every hidden layer (keeps the depth)",
+                                _hidden_of_width),
+        "sac_layers": Alias(("hidden",), "the depth of the hidden layers (tigr; keeps the last width)",
+                            _hidden_of_depth),
+    }
 
     # ------------------------------------------------------------------------- data collection schedule
     num_train_tasks_per_episode: int = 30
@@ -90,17 +127,20 @@ class MossConfig:
     Cheetah-Vel and Cheetah-Multi-Task, True for ML1 Push (``hparams.yaml``)]."""
 
     # ---------------------------------------------------------------------------------------- policy
-    sac_layer_size: int = 300
-    """Width of the actor and critic hidden layers [paper: sac_layer_size = 300]."""
-    sac_layers: int = 3
-    """Number of hidden layers of actor and critics [tigr: 3 x 300]."""
-    policy_lr: float = 3e-4
-    """Adam learning rate of actor, critics and embedding layers [paper: policy_net_lr = 3e-4]."""
-    sac_alpha: float = 0.2
-    """Fixed entropy temperature [paper: automatic_entropy_tuning = False, sac_alpha = 0.2]."""
-    sac_learn_alpha: bool = False
+    hidden: tuple[int, ...] = (300, 300, 300)
+    """Hidden widths of actor and critics [paper: sac_layer_size = 300; tigr: 3 layers]."""
+    actor_lr: float = 3e-4
+    """Adam learning rate of the actor and its embedding layers [paper: policy_net_lr = 3e-4]."""
+    critic_lr: float = 3e-4
+    """Adam learning rate of the critics and their embedding layers [paper: policy_net_lr = 3e-4]."""
+    alpha: float = 0.2
+    """Fixed entropy temperature (the start of a learned one) [paper: automatic_entropy_tuning = False,
+    sac_alpha = 0.2]."""
+    init_alpha: float | None = None
+    """Start of a learned temperature; None: ``alpha`` [harness]."""
+    learn_alpha: bool = False
     """Tune the temperature automatically towards entropy ``-act_dim`` (SAC v2), starting from
-    ``sac_alpha``. Not in the paper (False = its fixed temperature) [deviation, switchable]: with the fixed
+    ``alpha``. Not in the paper (False = its fixed temperature) [deviation, switchable]: with the fixed
     0.2 and reward scale 1 the cheetah-vel policy stays close to uniform for the first ~10^5 env steps, so
     short (``quick``) MuJoCo runs do not learn to move; see the MoSS README section."""
     reward_scale: float = 1.0
@@ -109,7 +149,7 @@ class MossConfig:
     """Discount factor [tigr: 0.99]."""
     tau: float = 5e-3
     """Polyak coefficient of the target critics [tigr: 5e-3]."""
-    batch_size_policy: int = 256
+    batch_size: int = 256
     """Transitions per SAC gradient step [paper: batch_size_policy = 256]."""
     num_training_steps_policy: int = 2048
     """SAC gradient steps per iteration [paper: num_training_steps_policy = 2048]."""
@@ -133,7 +173,7 @@ class MossConfig:
     """State embedding width [paper: state_embed_dim = 32]."""
     latent_embed_dim: int = 32
     """Belief embedding width [paper: latent_embed_dim = 32]."""
-    max_grad_norm_policy: float | None = 0.5
+    max_grad_norm: float | None = 0.5
     """Gradient-norm clip of actor, critics and embeddings; None disables [paper: clip_grad_policy True,
     max_grad_norm_policy = 0.5]."""
 

@@ -30,6 +30,7 @@ import torch
 from harness.method import Method
 from harness.registry import register_method
 from methods.common.replay import Boundary, MultiTaskReplay, SequenceBatch
+from methods.common.sac import StatsMean
 from methods.common.search import suggest_batch_size, suggest_gamma, suggest_lr
 from methods.moss.agent import MossAgent
 from methods.moss.config import (
@@ -80,13 +81,13 @@ class Moss(Method):
     def search_space(cls, trial: Any) -> dict[str, Any]:
         """Policy and encoder learning rates, discount, KL weights, InfoNCE weight and SAC batch size."""
         return {
-            "policy_lr": suggest_lr(trial, "policy_lr"),
+            **dict.fromkeys(("actor_lr", "critic_lr"), suggest_lr(trial, "policy_lr")),
             "lr_encoder": suggest_lr(trial, "lr_encoder"),
             "gamma": suggest_gamma(trial),
             "alpha_kl_component": float(trial.suggest_float("alpha_kl_component", 1e-3, 1.0, log=True)),
             "beta_kl_categorical": float(trial.suggest_float("beta_kl_categorical", 1e-3, 1.0, log=True)),
             "contrastive_weight": float(trial.suggest_float("contrastive_weight", 0.1, 10.0, log=True)),
-            "batch_size_policy": suggest_batch_size(trial, 6, 9),
+            "batch_size": suggest_batch_size(trial, 6, 9),
         }
 
     @classmethod
@@ -188,8 +189,8 @@ class Moss(Method):
 
     def _policy_phase(self) -> dict[str, float]:
         cfg = self.config
-        bs, total_steps = cfg.batch_size_policy, cfg.num_training_steps_policy
-        total: dict[str, torch.Tensor] = {}
+        bs, total_steps = cfg.batch_size, cfg.num_training_steps_policy
+        mean = StatsMean()
         done = 0
         while done < total_steps:
             chunk = min(POLICY_CHUNK, total_steps - done)
@@ -201,10 +202,9 @@ class Moss(Method):
             samples = tuple(x[perm] for x in samples)
             for i in range(max(1, min(chunk, n // bs))):
                 batch = tuple(x[i * bs : (i + 1) * bs] for x in samples)
-                for k, v in self.policy.update(*batch).items():
-                    total[k] = total[k] + v if k in total else v
+                mean.add(self.policy.update(*batch))
                 done += 1
-        return {k: float(v) / max(done, 1) for k, v in total.items()}
+        return mean.result()
 
     def train_step(self, collector: Collector) -> dict[str, float]:
         stored = self._collect(collector)

@@ -1,7 +1,7 @@
 """MoSS's policy module: SAC on the hyper-state (state, belief), with state and belief embedding layers.
 
 The SAC block is :class:`methods.common.sac.SAC` (twin Q, fixed temperature as in the paper, or learned
-with ``sac_learn_alpha``). With
+with ``learn_alpha``), built from the config's SAC fields and updated by its shared step. With
 ``policy_dim_preprocess`` the actor and the critics each get their own embedding of the state
 (Linear+ReLU to ``state_embed_dim``) and of the belief (Linear+ReLU to ``latent_embed_dim``), as in the
 paper's table; the embeddings are trained with the loss of the network they feed. Beliefs come in detached:
@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from methods.common.sac import SAC, SACConfig
+from methods.common.sac import SAC, SacBatch, SacHooks, Upstream
 from methods.moss.config import MossConfig
 
 
@@ -64,28 +64,18 @@ class BeliefSAC:
                config.policy_dim_preprocess)
         self.actor_embed = HyperStateEmbedding(*emb).to(device)
         self.critic_embed = HyperStateEmbedding(*emb).to(device)
-        sac_cfg = SACConfig(
-            hidden=(config.sac_layer_size,) * config.sac_layers, actor_lr=config.policy_lr,
-            critic_lr=config.policy_lr, gamma=config.gamma, tau=config.tau,
-            batch_size=config.batch_size_policy,
-            learn_alpha=config.sac_learn_alpha, alpha=config.sac_alpha, init_alpha=config.sac_alpha,
-            reward_scale=config.reward_scale,
-            max_grad_norm=config.max_grad_norm_policy,
-        )
-        self.sac = SAC(self.actor_embed.out_dim, act_dim, sac_cfg, device)
-        self.actor_embed_opt = self._adam(self.actor_embed)
-        self.critic_embed_opt = self._adam(self.critic_embed)
+        self.sac = SAC(self.actor_embed.out_dim, act_dim, config.sac_config(), device)
+        self.actor_embed_opt = self._adam(self.actor_embed, config.actor_lr)
+        self.critic_embed_opt = self._adam(self.critic_embed, config.critic_lr)
 
-    def _adam(self, module: nn.Module) -> torch.optim.Adam | None:
+    @staticmethod
+    def _adam(module: nn.Module, lr: float) -> torch.optim.Adam | None:
         params = list(module.parameters())
-        return torch.optim.Adam(params, lr=self.config.policy_lr) if params else None
+        return torch.optim.Adam(params, lr=lr) if params else None
 
-    def _step_embedding(self, module: nn.Module, opt: torch.optim.Adam | None) -> None:
-        if opt is None:
-            return
-        if self.config.max_grad_norm_policy is not None:
-            nn.utils.clip_grad_norm_(module.parameters(), self.config.max_grad_norm_policy)
-        opt.step()
+    def _upstream(self, module: nn.Module, opt: torch.optim.Adam | None) -> Upstream | None:
+        """The embedding as an upstream module of a SAC loss (clipped like the networks it feeds)."""
+        return None if opt is None else Upstream(opt, list(module.parameters()), self.config.max_grad_norm)
 
     def update(
         self,
@@ -97,7 +87,8 @@ class BeliefSAC:
         next_belief: torch.Tensor,
         terminated: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
-        """One SAC step (critics, actor, temperature if learned, targets) on a batch ``[B, ...]``.
+        """One SAC step (critics, actor, temperature if learned, targets) on a batch ``[B, ...]``: the shared
+        :meth:`methods.common.sac.SAC.step` with each embedding trained by the loss of the network it feeds.
 
         Returns detached diagnostics (losses, mean Q, entropy, temperature).
         """
@@ -105,24 +96,19 @@ class BeliefSAC:
         with torch.no_grad():
             next_critic = self.critic_embed(next_obs, next_belief)
             next_actor = self.actor_embed(next_obs, next_belief)
-        c_loss, c_info = self.sac.critic_loss(self.critic_embed(obs, belief), action, reward, next_critic,
-                                              terminated, next_obs_actor=next_actor)
-        if self.critic_embed_opt is not None:
-            self.critic_embed_opt.zero_grad(set_to_none=True)
-        self.sac.critic_step(c_loss)
-        self._step_embedding(self.critic_embed, self.critic_embed_opt)
-        with torch.no_grad():
-            critic_feats = self.critic_embed(obs, belief)
-        a_loss, a_info = self.sac.actor_loss(self.actor_embed(obs, belief), critic_obs=critic_feats)
-        if self.actor_embed_opt is not None:
-            self.actor_embed_opt.zero_grad(set_to_none=True)
-        self.sac.actor_step(a_loss)
-        self._step_embedding(self.actor_embed, self.actor_embed_opt)
-        self.sac.alpha_step(self.sac.alpha_loss(a_info["log_prob"]))  # no-op with the fixed temperature
-        self.sac.num_updates += 1
-        self.sac.soft_update_targets()
-        return {"critic_loss": c_loss.detach(), "actor_loss": a_loss.detach(), "q": c_info["q"],
-                "entropy": a_info["entropy"], "alpha": self.sac.alpha}
+
+        def critic_features() -> torch.Tensor:  # for the actor loss: the critic embedding after its step
+            with torch.no_grad():
+                return self.critic_embed(obs, belief)
+
+        batch = SacBatch(obs=self.critic_embed(obs, belief), action=action, reward=reward,
+                         next_obs=next_critic, done=terminated, next_obs_actor=next_actor,
+                         actor_obs=self.actor_embed(obs, belief))
+        return self.sac.step(batch, SacHooks(
+            critic_upstream=self._upstream(self.critic_embed, self.critic_embed_opt),
+            actor_upstream=self._upstream(self.actor_embed, self.actor_embed_opt),
+            actor_critic_obs=critic_features,
+        ))
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, belief: torch.Tensor, deterministic: bool) -> torch.Tensor:

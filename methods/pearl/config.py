@@ -11,20 +11,33 @@ The RL learner is the shared modern twin-Q SAC (:mod:`methods.common.sac`) by de
 V-network SAC is available with ``sac_variant = "v_net"``. Oyster's entropy weighting (``reward_scale`` 5
 with an implicit temperature of 1) is kept by default through ``reward_scale = 5``, ``learn_alpha = False``
 and ``alpha = 1`` (see README.md).
+
+The SAC settings are the shared block's fields (:class:`methods.common.sac.SACConfig`, the same names as
+every SAC-based method); oyster's names are aliases: ``policy_lr`` (``actor_lr``), ``qf_lr``
+(``critic_lr``), ``soft_target_tau`` (``tau``) and ``discount`` (``gamma``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
+from harness.config_fields import Alias
 from methods.common.sac import SACConfig
 
 
 @dataclass(frozen=True, kw_only=True)
-class PearlConfig:
+class PearlConfig(SACConfig):
     """Hyperparameters of PEARL (see the module docstring for the source tags)."""
+
+    aliases: ClassVar[Mapping[str, Alias]] = {
+        **SACConfig.aliases,
+        "policy_lr": Alias(("actor_lr",), "oyster's name (configs/default.py ``policy_lr``)"),
+        "qf_lr": Alias(("critic_lr",), "oyster's name (configs/default.py ``qf_lr``)"),
+        "soft_target_tau": Alias(("tau",), "oyster's name (configs/default.py ``soft_target_tau``)"),
+    }
 
     # ------------------------------------------------------------------------------------- encoder
     latent_dim: int = 5
@@ -55,10 +68,10 @@ class PearlConfig:
     """Adam learning rate of V (``v_net`` only) [oyster default: vf_lr = 3e-4]."""
     hidden: tuple[int, ...] = (300, 300, 300)
     """Hidden widths of actor and critics [oyster default / launch: net_size = 300, 3 layers]."""
-    policy_lr: float = 3e-4
-    """Adam learning rate of the actor [oyster default: 3e-4]."""
-    qf_lr: float = 3e-4
-    """Adam learning rate of the critics [oyster default: 3e-4]."""
+    actor_lr: float = 3e-4
+    """Adam learning rate of the actor [oyster default: policy_lr = 3e-4]."""
+    critic_lr: float = 3e-4
+    """Adam learning rate of the critics [oyster default: qf_lr = 3e-4]."""
     gamma: float = 0.99
     """Discount factor [oyster default: discount = 0.99]."""
     tau: float = 0.005
@@ -72,8 +85,10 @@ class PearlConfig:
     """Learn the temperature towards ``-act_dim`` (modern SAC); False keeps ``alpha`` fixed [harness: False
     matches oyster, whose V-network SAC has no temperature]."""
     alpha: float = 1.0
-    """Fixed temperature when ``learn_alpha`` is False; 1 reproduces oyster's entropy weighting together
-    with ``reward_scale`` [oyster sac: policy loss ``log_pi - Q``]."""
+    """Fixed temperature when ``learn_alpha`` is False (and the start of a learned one); 1 reproduces
+    oyster's entropy weighting together with ``reward_scale`` [oyster sac: policy loss ``log_pi - Q``]."""
+    init_alpha: float | None = None
+    """Start of a learned temperature; None: ``alpha`` [harness]."""
     alpha_lr: float = 3e-4
     """Adam learning rate of log(alpha) when it is learned [SAC paper: 3e-4]."""
     policy_mean_reg_weight: float = 1e-3
@@ -123,14 +138,6 @@ class PearlConfig:
             raise ValueError("step counts must be >= 0")
 
     # ------------------------------------------------------------------------------------- derived
-    def sac_config(self) -> SACConfig:
-        """The shared SAC block's config built from the fields above."""
-        return SACConfig(
-            hidden=self.hidden, actor_lr=self.policy_lr, critic_lr=self.qf_lr, alpha_lr=self.alpha_lr,
-            gamma=self.gamma, tau=self.tau, batch_size=self.batch_size, learn_alpha=self.learn_alpha,
-            init_alpha=self.alpha, alpha=self.alpha, reward_scale=self.reward_scale,
-        )
-
     def steps_per_iteration(self, horizon: int) -> int:
         """Env steps one iteration collects after the first, without early terminations."""
         per_task = sum(math.ceil(s / horizon) * horizon for s in

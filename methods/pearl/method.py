@@ -46,7 +46,7 @@ import torch
 from harness.method import Method
 from harness.registry import register_method
 from methods.common.replay import MultiTaskReplay, TransitionBatch
-from methods.common.sac import SAC
+from methods.common.sac import SAC, SacBatch, SacHooks, StatsMean, Upstream
 from methods.common.search import suggest_batch_size, suggest_gamma, suggest_hidden, suggest_lr
 from methods.pearl.agent import PearlAgent
 from methods.pearl.config import PearlConfig
@@ -89,7 +89,7 @@ class Pearl(Method):
         KL weight and the context batch (natural spaces, :mod:`methods.common.search`)."""
         lr = suggest_lr(trial)
         return {
-            "policy_lr": lr, "qf_lr": lr, "vf_lr": lr, "context_lr": lr,
+            "actor_lr": lr, "critic_lr": lr, "vf_lr": lr, "context_lr": lr,
             "gamma": suggest_gamma(trial),
             "tau": float(trial.suggest_float("tau", 1e-3, 0.05, log=True)),
             "batch_size": suggest_batch_size(trial),
@@ -228,52 +228,51 @@ class Pearl(Method):
     # ----------------------------------------------------------------------------------------- updates
 
     def update(self, task_ids: np.ndarray) -> dict[str, torch.Tensor]:
-        """One PEARL gradient step on the tasks ``task_ids`` (``[meta_batch]``); detached stats."""
-        cfg, sac = self.config, self.sac
+        """One PEARL gradient step on the tasks ``task_ids`` (``[meta_batch]``); detached stats.
+
+        The shared SAC step (:meth:`methods.common.sac.SAC.step`) with PEARL's hooks: the encoder is the
+        critics' upstream module (the critic loss plus the weighted KL trains it), the actor reads a detached
+        z and carries oyster's mean/std penalty, and ``v_net`` swaps the Bellman target and the target update.
+        """
+        cfg = self.config
         tids = [int(t) for t in task_ids]
         q = self.encoder(self._features(self.enc_replay.sample(tids, cfg.embedding_batch_size)))  # [T, L]
         z = self.encoder.sample(q)
         batch = self.rl_replay.sample(tids, cfg.batch_size)  # [T, B, ...]
         z_rl = z.unsqueeze(1).expand(-1, batch.reward.shape[1], -1)  # [T, B, L], gradient to the encoder
         z_det = z_rl.detach()
-        critic_in = torch.cat([batch.obs, z_rl], dim=-1)
         actor_in = torch.cat([batch.obs, z_det], dim=-1)
-        next_in = torch.cat([batch.next_obs, z_det], dim=-1)
-        if self.value is None:
-            c_loss, c_info = sac.critic_loss(critic_in, batch.action, batch.reward, next_in, batch.terminated)
-        else:
-            c_loss, c_info = self._v_net_critic_loss(critic_in, batch, next_in)
+        sac_batch = SacBatch(obs=torch.cat([batch.obs, z_rl], dim=-1), action=batch.action,
+                             reward=batch.reward, next_obs=torch.cat([batch.next_obs, z_det], dim=-1),
+                             done=batch.terminated, actor_obs=actor_in)
         kl = (kl_to_standard_normal(q).sum() if cfg.use_information_bottleneck  # summed over tasks
               else torch.zeros((), device=z.device))
-        self.encoder_opt.zero_grad(set_to_none=True)
-        sac.critic_step(c_loss + cfg.kl_lambda * kl)  # fills the encoder's gradients too
-        self.encoder_opt.step()
-        a_loss, a_info = sac.actor_loss(actor_in)
-        if cfg.policy_mean_reg_weight > 0 or cfg.policy_std_reg_weight > 0:
-            mean, log_std = sac.actor.dist_params(actor_in)
-            a_loss = a_loss + (cfg.policy_mean_reg_weight * mean.square().mean()
-                               + cfg.policy_std_reg_weight * log_std.square().mean())
-        al_loss = sac.alpha_loss(a_info["log_prob"])
-        sac.actor_step(a_loss)
-        sac.alpha_step(al_loss)
-        stats = {"critic_loss": c_loss.detach(), "actor_loss": a_loss.detach(), "kl": kl.detach(),
-                 "q": c_info["q"], "entropy": a_info["entropy"], "alpha": sac.alpha,
-                 "z_var": q.var.detach().mean()}
-        if self.value is None:
-            sac.soft_update_targets()
-        else:
-            stats["v_loss"] = self._v_net_step(actor_in)
-        return stats
+        penalize = cfg.policy_mean_reg_weight > 0 or cfg.policy_std_reg_weight > 0
+        v_net = self.value is not None
+        out = self.sac.step(sac_batch, SacHooks(
+            critic_upstream=Upstream(self.encoder_opt), critic_penalty=cfg.kl_lambda * kl,
+            bellman=self._v_net_critic_loss if v_net else None,
+            actor_penalty=self._policy_penalty if penalize else None,
+            targets=(lambda: {"v_loss": self._v_net_step(actor_in)}) if v_net else None,
+        ))
+        extra = {"kl": kl.detach(), "z_var": q.var.detach().mean()}
+        order = ("critic_loss", "actor_loss", "kl", "q", "entropy", "alpha", "z_var")  # train.parquet columns
+        return {**{k: extra[k] if k in extra else out[k] for k in order}, **out}
 
-    def _v_net_critic_loss(
-        self, critic_in: torch.Tensor, batch: TransitionBatch, next_in: torch.Tensor
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def _policy_penalty(self, actor_in: torch.Tensor) -> torch.Tensor:
+        """Oyster's penalty on the squared pre-tanh mean and log-std of the policy."""
+        cfg = self.config
+        mean, log_std = self.sac.actor.dist_params(actor_in)
+        return (cfg.policy_mean_reg_weight * mean.square().mean()
+                + cfg.policy_std_reg_weight * log_std.square().mean())
+
+    def _v_net_critic_loss(self, batch: SacBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Oyster's Q loss: target ``reward_scale * r + gamma (1 - d) V_target(s', z)``, both critics."""
         assert self.value is not None
         cfg = self.config
-        q = self.sac.critic(critic_in, batch.action)  # [2, T, B]
+        q = self.sac.critic(batch.obs, batch.action)  # [2, T, B]
         target = (cfg.reward_scale * batch.reward
-                  + cfg.gamma * (1.0 - batch.terminated) * self.value.target_value(next_in))
+                  + cfg.gamma * (1.0 - batch.done) * self.value.target_value(batch.next_obs))
         loss = (q - target).square().mean(dim=tuple(range(1, q.dim()))).sum()
         return loss, {"q": q.detach().mean()}
 
@@ -293,14 +292,10 @@ class Pearl(Method):
                  if self.rl_replay.size(t) > 0 and self.enc_replay.size(t) > 0]
         if not ready or cfg.num_train_steps_per_itr < 1:
             return {}
-        total: dict[str, torch.Tensor] = {}
+        mean = StatsMean()
         for _ in range(cfg.num_train_steps_per_itr):
-            ids = self.task_rng.choice(np.asarray(ready), size=cfg.meta_batch)
-            for k, v in self.update(ids).items():
-                total[k] = total[k] + v if k in total else v
-        keys = list(total)
-        values = (torch.stack([total[k] for k in keys]) / cfg.num_train_steps_per_itr).tolist()
-        return dict(zip(keys, values, strict=True))
+            mean.add(self.update(self.task_rng.choice(np.asarray(ready), size=cfg.meta_batch)))
+        return mean.result()
 
     def train_step(self, collector: Collector) -> dict[str, float]:
         steps = self._collect(collector)

@@ -27,7 +27,7 @@ from methods.moss.policy import BeliefSAC
 
 OBS, ACT = 3, 2
 SMALL = MossConfig(num_classes=3, latent_dim=2, embed_dim=8, gru_hidden=16, decoder_hidden=(16,),
-                   sac_layer_size=16, sac_layers=1, state_embed_dim=4, latent_embed_dim=4, time_steps=6,
+                   hidden=(16,), state_embed_dim=4, latent_embed_dim=4, time_steps=6,
                    elbo_complete_path=True)
 
 
@@ -333,9 +333,10 @@ def test_window_transitions_give_every_step_with_its_belief() -> None:
 
 @pytest.mark.parametrize("learn", [False, True])
 def test_temperature_is_fixed_unless_learned(learn: bool) -> None:
-    """The paper's fixed 0.2 stays put; ``sac_learn_alpha`` starts there and moves it towards -act_dim."""
+    """The paper's fixed 0.2 stays put; ``learn_alpha`` (alias ``sac_learn_alpha``) starts there and moves it
+    towards -act_dim."""
     torch.manual_seed(7)
-    cfg = dataclasses.replace(SMALL, sac_learn_alpha=learn)
+    cfg = dataclasses.replace(SMALL, learn_alpha=learn)
     policy = BeliefSAC(OBS, ACT, belief_feature_dim(cfg), cfg, torch.device("cpu"))
     assert float(policy.sac.alpha) == pytest.approx(0.2)
     n = 32

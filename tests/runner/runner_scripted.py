@@ -27,6 +27,9 @@ from harness.suite import Suite, Task
 from suites.toy.point import PointEnv, PointGoalSuite
 
 #: Env ``step`` calls of counting-goal envs in this process.
+#: The module name to give ``--plugin`` / ``Job.plugins`` (worker processes import it by this name).
+PLUGIN = __name__
+
 STEP_CALLS = {"n": 0}
 #: Agent calls of scripted-probe agents: ("reset", task_boundary, n_envs) and ("observe", n_active).
 PROBE_LOG: list[tuple[Any, ...]] = []

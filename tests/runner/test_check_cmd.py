@@ -6,17 +6,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-import runner_scripted  # noqa: F401 - registers the scripted methods
 
 from harness import store
 from harness.cli import main
 from harness.repair import check_tree
 from harness.runner import Job, run_job
+from tests.runner.runner_scripted import PLUGIN  # importing it registers the scripted methods
 
 
 def job(out: Path, seed: int, **kw: object) -> Job:
     base = dict(suite="point-goal-nonstat", method="scripted-linear", seed=seed, out=str(out),
-                profile="smoke", budget=400, eval_every=200, device="cpu", plugins=("runner_scripted",))
+                profile="smoke", budget=400, eval_every=200, device="cpu", plugins=(PLUGIN,))
     base.update(kw)
     return Job(**base)  # type: ignore[arg-type]
 
@@ -43,7 +43,7 @@ def test_check_lists_every_problem_and_repair_fixes_what_rerunning_can(tmp_path:
         assert line in out, out
     assert "5 runs, 7 problem(s)" in out  # seed=03 holds a temp file too
 
-    assert main(["check", str(root), "--repair", "--plugin", "runner_scripted", "--device", "cpu"]) == 1
+    assert main(["check", str(root), "--repair", "--plugin", PLUGIN, "--device", "cpu"]) == 1
     out = capsys.readouterr().out
     assert f"repair {rel}/seed=0: finished: repaired: eval.parquet corrupt" in out
     assert f"repair {rel}/seed=1: finished: repaired: config.yaml missing" in out

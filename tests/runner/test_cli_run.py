@@ -8,7 +8,6 @@ import sys
 
 import pandas as pd
 import pytest
-import runner_scripted  # noqa: F401 - registers the scripted methods
 import yaml
 
 from harness import store
@@ -17,8 +16,9 @@ from harness.cli.run_cmd import parse_budget, parse_seeds
 from harness.config import sets_for_method
 from harness.progress import ProgressEvent, ProgressPrinter
 from harness.registry import UnknownNameError
+from tests.runner.runner_scripted import PLUGIN  # importing it registers the scripted methods
 
-BASE = ["run", "--plugin", "runner_scripted", "--device", "cpu", "--profile", "smoke"]
+BASE = ["run", "--plugin", PLUGIN, "--device", "cpu", "--profile", "smoke"]
 
 
 def run(tmp_path, *args: str) -> int:

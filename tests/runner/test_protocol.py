@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-import runner_scripted as rs
 
 from harness.evaluation import evaluate
 from harness.registry import get_method, get_suite
 from harness.runner import Job, run_job
+from tests.runner import runner_scripted as rs
 
-PLUGIN = ("runner_scripted",)
+PLUGINS = (rs.PLUGIN,)
 
 
 def job(tmp_path, **kw) -> Job:
     base = dict(suite="counting-goal", method="scripted-probe", seed=0, out=str(tmp_path), profile="smoke",
-                device="cpu", plugins=PLUGIN)
+                device="cpu", plugins=PLUGINS)
     base.update(kw)
     return Job(**base)
 

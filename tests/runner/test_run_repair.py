@@ -13,20 +13,20 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import runner_scripted  # noqa: F401 - registers the scripted methods
 
 from harness import store
 from harness.checkpoint import read_record
 from harness.cli import main
 from harness.config import ConfigError
 from harness.runner import Job, existing_state, resolve_job, run_job
+from tests.runner.runner_scripted import PLUGIN  # importing it registers the scripted methods
 
 FRAMES = (store.TRAIN_FILE, store.EVAL_FILE, store.TRACES_FILE)
 
 
 def job_for(out: Path, **kw: object) -> Job:
     base = dict(suite="point-goal-nonstat", method="scripted-linear", seed=0, out=str(out), profile="smoke",
-                budget=400, eval_every=200, device="cpu", plugins=("runner_scripted",))
+                budget=400, eval_every=200, device="cpu", plugins=(PLUGIN,))
     base.update(kw)
     return Job(**base)  # type: ignore[arg-type]
 
@@ -112,7 +112,7 @@ def test_resuming_under_another_config_is_refused_without_config_yaml(finished, 
     result = run_job(other)
     assert result.status == store.FAILED and "config.lr" in result.error
     assert not (job.run_dir / store.CONFIG_FILE).exists()  # nothing claims lr 0.1 for these results
-    code = main(["run", "--plugin", "runner_scripted", "--suite", "point-goal-nonstat", "--method",
+    code = main(["run", "--plugin", PLUGIN, "--suite", "point-goal-nonstat", "--method",
                  "scripted-linear", "--profile", "smoke", "--budget", "400", "--eval-every", "200",
                  "--device", "cpu", "--out", str(tmp_path / "exp"), "--set", "lr=0.1"])
     assert code == 2 and "config.lr" in capsys.readouterr().err

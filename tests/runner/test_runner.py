@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import runner_scripted  # noqa: F401 - registers the scripted methods
 
 from harness import store
 from harness.config import ConfigError
 from harness.executors import LocalExecutor
 from harness.runner import Job, JobPruned, existing_state, resolve_job, run_job
+from tests.runner.runner_scripted import PLUGIN  # importing it registers the scripted methods
 
 HERE = Path(__file__).resolve().parent
 FRAMES = (store.TRAIN_FILE, store.EVAL_FILE, store.TRACES_FILE)
@@ -21,7 +21,7 @@ FRAMES = (store.TRAIN_FILE, store.EVAL_FILE, store.TRACES_FILE)
 
 def linear_job(out: Path, **kw) -> Job:
     base = dict(suite="point-goal", method="scripted-linear", seed=0, out=str(out), profile="smoke",
-                budget=400, eval_every=100, device="cpu", plugins=("runner_scripted",))
+                budget=400, eval_every=100, device="cpu", plugins=(PLUGIN,))
     base.update(kw)
     return Job(**base)
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import runner_scripted  # noqa: F401 - registers the scripted methods
 import torch
 import yaml
 
 from harness import store
 from harness.cli import main
 from harness.runner import DEFAULT_TORCH_THREADS
+from tests.runner.runner_scripted import PLUGIN  # importing it registers the scripted methods
 
-GRID = ["run", "--plugin", "runner_scripted", "--suite", "point-goal", "--method", "scripted-linear",
+GRID = ["run", "--plugin", PLUGIN, "--suite", "point-goal", "--method", "scripted-linear",
         "--seeds", "0,1", "--profile", "smoke", "--budget", "120", "--eval-every", "60", "--device", "cpu"]
 
 
