@@ -90,7 +90,8 @@ def plain_runner(args: argparse.Namespace, n_envs: int) -> Callable[[], float]:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=fmt)
     parser.add_argument("--tasks", type=int, default=10, help="envs stepped at once (default 10)")
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256])
     parser.add_argument("--horizon", type=int, default=200, help="steps per plain-loop episode")

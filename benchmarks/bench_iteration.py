@@ -139,8 +139,8 @@ def run_method(name: str, args: argparse.Namespace) -> dict[str, float]:
         phases = {"collect": s.get("collect", 0.0), "sample": s.get("sample", 0.0),
                   "encoder": s.get("encoder", 0.0), "sac": s.get("update", 0.0) - inner}
     total = s["iteration"]
-    print(f"\n{name} on {args.suite}, profile {args.profile}, device {device}: {args.iterations} iteration(s), "
-          f"{env_steps} env steps, {sac_steps} SAC steps; {total:.2f} s")
+    print(f"\n{name} on {args.suite}, profile {args.profile}, device {device}: {args.iterations} "
+          f"iteration(s), {env_steps} env steps, {sac_steps} SAC steps; {total:.2f} s")
     for phase, sec in phases.items():
         print(f"  {phase:<8} {sec:8.2f} s  {100 * sec / total:5.1f}%")
     out = {f"{k}_s": v for k, v in phases.items()}
@@ -153,8 +153,9 @@ def run_method(name: str, args: argparse.Namespace) -> dict[str, float]:
         reps = 1 if args.smoke else 3
         bare = bare_sac_rate(in_dim, method.act_dim, hidden, cfg.batch_size_policy, device,
                              8 if args.smoke else 50, reps)
-        print(f"  MoSS SAC step (belief + sac + other): {rate:.1f}/s; bare SAC block {hidden}, input {in_dim}, "
-              f"batch {cfg.batch_size_policy}: {bare:.1f}/s; ratio {rate / bare:.2f} (target >= 0.7)")
+        print(f"  MoSS SAC step (belief + sac + other): {rate:.1f}/s; bare SAC block {hidden}, "
+              f"input {in_dim}, batch {cfg.batch_size_policy}: {bare:.1f}/s; ratio {rate / bare:.2f} "
+              "(target >= 0.7)")
         print(f"  SAC step alone (no belief): {sac_steps / phases['sac']:.1f}/s; "
               f"ratio {sac_steps / phases['sac'] / bare:.2f}")
         out.update(sac_rate=rate, bare_rate=bare, ratio=rate / bare)
@@ -162,7 +163,8 @@ def run_method(name: str, args: argparse.Namespace) -> dict[str, float]:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=fmt)
     parser.add_argument("--methods", nargs="+", default=["moss", "pearl"])
     parser.add_argument("--suite", default="cheetah-vel")
     parser.add_argument("--profile", default="paper", help="paper (default) or bench")

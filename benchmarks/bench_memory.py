@@ -71,7 +71,8 @@ def metaworld_eval_bytes(n: int) -> int:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=fmt)
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--sac-steps", type=int, default=8)
     parser.add_argument("--encoder-steps", type=int, default=2)
@@ -101,10 +102,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     budget = collector.budget.total
     collector.close()
     projected = max(peak, ckpt_peak) + (budget - stored) * per * 2
-    print(f"MoSS on cheetah-vel, profile {args.profile}: {args.iterations} iterations, {stored} transitions stored "
-          f"of a {budget} step budget")
-    print(f"  resident at start {start_rss / GIB:.2f} GiB, now {now / GIB:.2f} GiB, peak {peak / GIB:.2f} GiB, "
-          f"peak with a checkpoint written {ckpt_peak / GIB:.2f} GiB")
+    print(f"MoSS on cheetah-vel, profile {args.profile}: {args.iterations} iterations, {stored} transitions "
+          f"stored of a {budget} step budget")
+    print(f"  resident at start {start_rss / GIB:.2f} GiB, now {now / GIB:.2f} GiB, "
+          f"peak {peak / GIB:.2f} GiB, peak with a checkpoint written {ckpt_peak / GIB:.2f} GiB")
     print(f"  replay: {alloc / 2**20:.1f} MiB allocated, {per:.0f} bytes per stored transition "
           f"({4 * method.replay.buffer(0).width} in the packed float32 row)")
     print(f"  projected peak at the full budget: {projected / GIB:.2f} GiB (target <= 4 GiB)")

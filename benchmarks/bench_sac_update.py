@@ -107,7 +107,8 @@ def parse_widths(text: str) -> list[int]:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=fmt)
     parser.add_argument("--obs-dim", type=int, default=20)
     parser.add_argument("--act-dim", type=int, default=6)
     parser.add_argument("--widths", nargs="+", default=["64x2", "256x2", "300x3"],
@@ -148,7 +149,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
         fl = flops(shapes)
         sb3 = rates.get("sb3", float("nan"))
         row = {"ours": rates["ours"], "sb3": sb3, "ratio": rates["ours"] / sb3, "mflop": fl / 1e6,
-               "mm_gflops": fl / limit_s / 1e9, "limit_rate": 1 / limit_s, "fraction": rates["ours"] * limit_s}
+               "mm_gflops": fl / limit_s / 1e9, "limit_rate": 1 / limit_s,
+               "fraction": rates["ours"] * limit_s}
         out[text] = row
         print(f"{text:>8} {row['ours']:8.1f} {sb3:8.1f} {row['ratio']:9.2f} {row['mflop']:10.1f} "
               f"{row['mm_gflops']:11.1f} {row['limit_rate']:8.1f} {100 * row['fraction']:10.0f}%")

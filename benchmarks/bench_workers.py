@@ -43,7 +43,8 @@ def run_cli(args: argparse.Namespace, seeds: str, workers: int) -> tuple[float, 
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=fmt)
     parser.add_argument("--suite", default="cheetah-vel")
     parser.add_argument("--method", default="moss")
     parser.add_argument("--profile", default="smoke")

@@ -8,12 +8,12 @@ variants interleaved (A, B, A, B, ...) and print medians.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import torch
 
@@ -69,7 +69,7 @@ def interleaved(variants: dict[str, Callable[[], float]], repeats: int) -> dict[
 def mlp_layers(in_dim: int, hidden: Sequence[int], out_dim: int) -> list[tuple[int, int]]:
     """``(fan_in, fan_out)`` of each linear layer of an MLP."""
     dims = [in_dim, *hidden, out_dim]
-    return list(zip(dims[:-1], dims[1:], strict=False))
+    return list(itertools.pairwise(dims))
 
 
 def linear_matmuls(
