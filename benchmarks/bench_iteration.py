@@ -8,7 +8,8 @@ iteration (the initial collection) runs untimed, then ``--iterations`` iteration
   the context windows and computing the beliefs of the SAC batch), ``sac`` (the SAC steps on those
   batches), ``other`` (the rest: shuffling, slicing).
 * PEARL: ``collect`` (collector and the posterior inference between episodes), ``sample`` (replay
-  batches), ``encoder`` (context encoder forward; its backward runs inside the critic step), ``sac``.
+  batches of the updates), ``encoder`` (context encoder forward in the updates; its backward runs inside
+  the critic step), ``sac`` (the rest of the updates).
 
 The last line compares MoSS's SAC step (belief + sac + other, per step) with the bare SAC block
 (:class:`methods.common.sac.SAC`) at the same widths, input size and batch: the target is a ratio of at
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -86,12 +87,25 @@ def instrument(name: str, method: Any, collector: Collector, timer: PhaseTimer) 
         method._policy_samples = timer.wrap("belief", method._policy_samples)
         method.policy.update = timer.wrap("sac", method.policy.update)
         method._policy_phase = timer.wrap("policy phase", method._policy_phase)
-    else:
-        method.infer_from_buffer = timer.wrap("collect", method.infer_from_buffer)
+    else:  # sampling and encoder forward are timed inside ``update`` only (collection uses them too)
+        in_update = [False]
+
+        def inside(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+            timed = timer.wrap(name, fn)
+            return lambda *a, **k: timed(*a, **k) if in_update[0] else fn(*a, **k)
+
         for replay in (method.rl_replay, method.enc_replay):
-            replay.sample = timer.wrap("sample", replay.sample)
-        method.encoder.forward = timer.wrap("encoder", method.encoder.forward)
-        method.update = timer.wrap("update", method.update)
+            replay.sample = inside("sample", replay.sample)
+        method.encoder.forward = inside("encoder", method.encoder.forward)
+        update = timer.wrap("update", method.update)
+
+        def flagged(*a: Any, **k: Any) -> Any:
+            in_update[0] = True
+            try:
+                return update(*a, **k)
+            finally:
+                in_update[0] = False
+        method.update = flagged
 
 
 def bare_sac_rate(in_dim: int, act_dim: int, hidden: tuple[int, ...], batch: int, device: torch.device,

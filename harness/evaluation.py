@@ -165,9 +165,9 @@ def evaluate(
         deterministic: greedy actions (the protocol's default).
         max_envs: most tasks (envs) run at once; more tasks run in consecutive chunks, each with a fresh
             agent and the same env seeds (default :func:`eval_chunk_size`: all at once except on
-            Meta-World). A deterministic agent scores each task the same whatever the chunking; an agent
-            drawing random numbers for all its envs at once (PEARL's prior z, the random policy) draws per
-            chunk.
+            Meta-World). A deterministic agent scores each task as in one batch, up to float rounding of
+            batched products of another batch size; an agent drawing random numbers for all its envs at
+            once (PEARL's prior z, the random policy) draws per chunk.
     """
     chunk = max(1, max_envs if max_envs is not None else eval_chunk_size(suite, len(tasks)))
     pool = EnvPool(suite, tasks, seed, "eval", task_obs=method.sees_task)

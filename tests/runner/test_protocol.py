@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import runner_scripted as rs
@@ -84,8 +85,8 @@ def test_training_collection_resets_belief_only_at_task_boundaries(tmp_path):
 
 @pytest.mark.parametrize("method_name", ["moss", "sac-mt"])
 def test_evaluation_in_chunks_scores_each_task_as_all_at_once(method_name):
-    """``max_envs`` (Meta-World's memory bound) changes nothing for a deterministic agent: same envs seeds,
-    same per-task returns and traces as one batch of every task."""
+    """``max_envs`` (Meta-World's memory bound) leaves a deterministic agent's scores as in one batch of
+    every task: same env seeds; only float rounding of batched products of another batch size differs."""
     from harness.config import method_config
     from harness.context import RunContext
 
@@ -96,8 +97,10 @@ def test_evaluation_in_chunks_scores_each_task_as_all_at_once(method_name):
     tasks = suite.test_tasks(0, 7)
     whole = evaluate(method, suite, tasks, seed=3, episodes=2, record_traces=True)
     chunked = evaluate(method, suite, tasks, seed=3, episodes=2, record_traces=True, max_envs=3)
-    assert (whole.returns == chunked.returns).all() and (whole.lengths == chunked.lengths).all()
+    np.testing.assert_allclose(chunked.returns, whole.returns, rtol=1e-5, atol=1e-4)
+    assert (whole.lengths == chunked.lengths).all()
     assert whole.traces is not None and chunked.traces is not None
     cols = ["task_id", "episode", "t", "reward"]
     key = whole.traces.sort_values(cols[:3])[cols].reset_index(drop=True)
-    pd.testing.assert_frame_equal(key, chunked.traces.sort_values(cols[:3])[cols].reset_index(drop=True))
+    pd.testing.assert_frame_equal(key, chunked.traces.sort_values(cols[:3])[cols].reset_index(drop=True),
+                                  rtol=1e-5, atol=1e-4)
