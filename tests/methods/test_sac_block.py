@@ -337,31 +337,3 @@ def test_seeded_sampling_is_deterministic_and_state_round_trips() -> None:
     mt1.add_rollout(_rollout())
     mt2.load_state_dict(mt1.state_dict())
     assert torch.equal(mt1.sample([0, 1], 5).obs, mt2.sample([0, 1], 5).obs)
-
-
-def test_replay_device_copy_gives_the_same_batches() -> None:
-    """``device_copy`` (the CUDA default: rows kept on the device, batches gathered there) samples exactly
-    what the host path samples: same generator draws, same rows, through growth, wrap-around and reload."""
-    def fill(mt: MultiTaskReplay) -> None:
-        for _ in range(3):  # grows past the initial rows of task 0
-            mt.add_rollout(_rollout())
-        big = np.arange(3000, dtype=np.float32)[:, None]
-        mt.buffer(2).add_transitions(big, big, big[:, 0], big + 1, np.zeros(3000), big[:, 0] % 7 == 0)
-
-    mts = [MultiTaskReplay(3, 1, 1, 2048, np.random.default_rng(5), device_copy=c) for c in (False, True)]
-    for mt in mts:
-        fill(mt)
-    assert mts[1].buffer(2)._dev is not None and mts[0].buffer(2)._dev is None
-
-    def draws(mt: MultiTaskReplay) -> list[torch.Tensor]:
-        seq = mt.sample_sequences([2, 0], 5, 4, boundary="trial", include_current=True)
-        one = mt.buffer(2).sample_sequences(6, 3)
-        return [*mt.sample([0, 1, 2], 9)[:5], seq.context.next_obs, seq.mask, seq.current.reward,
-                one.context.obs, one.mask, *mt.sample_union(40)[:5]]
-
-    for a, b in zip(draws(mts[0]), draws(mts[1]), strict=True):
-        assert torch.equal(a, b)
-    reloaded = MultiTaskReplay(3, 1, 1, 2048, np.random.default_rng(0), device_copy=True)
-    reloaded.load_state_dict(mts[0].state_dict())
-    for a, b in zip(draws(mts[0]), draws(reloaded), strict=True):
-        assert torch.equal(a, b)
