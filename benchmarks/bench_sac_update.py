@@ -1,23 +1,28 @@
 """Gradient updates per second: our SAC block (``methods.common.sac``) vs Stable-Baselines3 ``SAC.train``.
 
-Both learners get the same network sizes (actor and twin critics, ``--hidden``), batch size, learned
-temperature and a replay buffer pre-filled with random transitions; each timing includes sampling the batch
-from its own replay buffer. Usage::
+Both learners get the same network sizes (actor and twin critics), batch size, learned temperature and a
+replay buffer pre-filled with random transitions; each timing includes sampling the batch from its own
+replay buffer. The two run interleaved (ours, SB3, ours, ...) and the medians are printed, in updates per
+CPU second of this process (robust to other jobs on the machine). Each row also shows the matmul FLOPs of
+one update and the arithmetic limit: the time those products take back to back at this core's measured
+``torch.mm`` speed at the same shapes; ``% of limit`` is that time over the measured update time. Usage::
 
-    python benchmarks/bench_sac_update.py                       # obs 20, act 6, batch 256, 1 thread, CPU
-    python benchmarks/bench_sac_update.py --threads 2 --device cuda --updates 2000
+    python -m benchmarks.bench_sac_update                    # 2x64, 2x256, 3x300; batch 256, 1 thread
+    python -m benchmarks.bench_sac_update --widths 256x2 --threads 2 --device cuda --updates 2000
+    python -m benchmarks.bench_sac_update --smoke            # seconds: tiny run (tests)
 """
 
 from __future__ import annotations
 
 import argparse
-import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
+from benchmarks.common import arithmetic_limit, clock, flops, interleaved, sac_update_matmuls, sync
 from methods.common.replay import ReplayBuffer
 from methods.common.sac import SAC, SACConfig
 
@@ -36,7 +41,7 @@ class _BoxEnv(gym.Env):
         return np.zeros(self.observation_space.shape, np.float32), 0.0, False, False, {}
 
 
-def _random_data(n: int, obs_dim: int, act_dim: int, seed: int) -> dict[str, np.ndarray]:
+def random_data(n: int, obs_dim: int, act_dim: int, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     return {
         "obs": rng.normal(size=(n, obs_dim)).astype(np.float32),
@@ -47,30 +52,34 @@ def _random_data(n: int, obs_dim: int, act_dim: int, seed: int) -> dict[str, np.
     }
 
 
-def bench_ours(args: argparse.Namespace, data: dict[str, np.ndarray]) -> tuple[float, float]:
-    """Updates per second (wall, CPU) of ``SAC.update_many`` with batches from our ``ReplayBuffer``."""
+def ours_runner(args: argparse.Namespace, hidden: Sequence[int], data: dict[str, np.ndarray]
+                ) -> Callable[[], float]:
+    """``() -> updates per second`` of ``SAC.update_many`` with batches from our ``ReplayBuffer``."""
     n = len(data["reward"])
-    cfg = SACConfig(hidden=tuple(args.hidden), batch_size=args.batch)
-    sac = SAC(args.obs_dim, args.act_dim, cfg, args.device)
+    sac = SAC(args.obs_dim, args.act_dim, SACConfig(hidden=tuple(hidden), batch_size=args.batch), args.device)
     buf = ReplayBuffer(args.obs_dim, args.act_dim, n, np.random.default_rng(0), args.device)
     buf.add_transitions(data["obs"], data["action"], data["reward"], data["next_obs"], data["terminated"],
                         np.arange(n) % 1000 == 0)
     sac.update_many(lambda: buf.sample(args.batch), args.warmup)
-    _sync(args.device)
-    start, cpu = time.perf_counter(), time.process_time()
-    sac.update_many(lambda: buf.sample(args.batch), args.updates)
-    _sync(args.device)
-    return _rates(args.updates, start, cpu)
+
+    def run() -> float:
+        sync(args.device)
+        start = clock(args.device)
+        sac.update_many(lambda: buf.sample(args.batch), args.updates)
+        sync(args.device)
+        return args.updates / (clock(args.device) - start)
+    return run
 
 
-def bench_sb3(args: argparse.Namespace, data: dict[str, np.ndarray]) -> tuple[float, float]:
-    """Updates per second (wall, CPU) of SB3's ``SAC.train(gradient_steps=...)``."""
+def sb3_runner(args: argparse.Namespace, hidden: Sequence[int], data: dict[str, np.ndarray]
+               ) -> Callable[[], float]:
+    """``() -> updates per second`` of SB3's ``SAC.train(gradient_steps=...)``."""
     from stable_baselines3 import SAC as SB3SAC
     from stable_baselines3.common.logger import configure
 
     n = len(data["reward"])
     model = SB3SAC("MlpPolicy", _BoxEnv(args.obs_dim, args.act_dim), batch_size=args.batch, buffer_size=n,
-                   policy_kwargs={"net_arch": list(args.hidden)}, device=args.device, seed=0)
+                   policy_kwargs={"net_arch": list(hidden)}, device=args.device, seed=0)
     model.set_logger(configure(None, []))
     rb = model.replay_buffer
     assert rb is not None
@@ -81,47 +90,71 @@ def bench_sb3(args: argparse.Namespace, data: dict[str, np.ndarray]) -> tuple[fl
     rb.dones[:n, 0] = data["terminated"]
     rb.pos, rb.full = 0, True
     model.train(gradient_steps=args.warmup, batch_size=args.batch)
-    _sync(args.device)
-    start, cpu = time.perf_counter(), time.process_time()
-    model.train(gradient_steps=args.updates, batch_size=args.batch)
-    _sync(args.device)
-    return _rates(args.updates, start, cpu)
+
+    def run() -> float:
+        sync(args.device)
+        start = clock(args.device)
+        model.train(gradient_steps=args.updates, batch_size=args.batch)
+        sync(args.device)
+        return args.updates / (clock(args.device) - start)
+    return run
 
 
-def _rates(updates: int, start: float, cpu: float) -> tuple[float, float]:
-    """Updates per wall-clock second and per CPU second of this process (robust to a busy machine)."""
-    return updates / (time.perf_counter() - start), updates / (time.process_time() - cpu)
+def parse_widths(text: str) -> list[int]:
+    """``"256x2"`` -> ``[256, 256]``."""
+    width, _, layers = text.partition("x")
+    return [int(width)] * int(layers or 1)
 
 
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def main() -> None:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=fmt)
     parser.add_argument("--obs-dim", type=int, default=20)
     parser.add_argument("--act-dim", type=int, default=6)
-    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256])
+    parser.add_argument("--widths", nargs="+", default=["64x2", "256x2", "300x3"],
+                        help="hidden layers as WIDTHxLAYERS (default 64x2 256x2 300x3)")
     parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--updates", type=int, default=500)
-    parser.add_argument("--warmup", type=int, default=50)
-    parser.add_argument("--buffer", type=int, default=100_000)
+    parser.add_argument("--updates", type=int, default=100, help="updates per timed repeat")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved repeats (median printed)")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--buffer", type=int, default=50_000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
-    args = parser.parse_args()
+    parser.add_argument("--no-sb3", action="store_true", help="only our block (no SB3 column)")
+    parser.add_argument("--smoke", action="store_true", help="seconds: tiny sizes (tests)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.widths, args.updates, args.repeats, args.warmup, args.buffer = ["16x2"], 3, 1, 1, 1000
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+    args = parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    data = _random_data(args.buffer, args.obs_dim, args.act_dim, seed=0)
-    ours = bench_ours(args, data)
-    sb3 = bench_sb3(args, data)
-    print(f"SAC update, batch {args.batch}, hidden {args.hidden}, obs {args.obs_dim}, act {args.act_dim}, "
-          f"device {args.device}, threads {args.threads}")
-    print("                             updates/s (wall)   updates/s (CPU)")
-    print(f"  ours (methods.common.sac): {ours[0]:16.1f} {ours[1]:17.1f}")
-    print(f"  SB3 SAC.train:             {sb3[0]:16.1f} {sb3[1]:17.1f}")
-    print(f"  ratio ours / SB3:          {ours[0] / sb3[0]:16.2f} {ours[1] / sb3[1]:17.2f}")
+    data = random_data(args.buffer, args.obs_dim, args.act_dim, seed=0)
+    print(f"SAC update: batch {args.batch}, obs {args.obs_dim}, act {args.act_dim}, device {args.device}, "
+          f"{args.threads} thread(s); updates per CPU second, median of {args.repeats} interleaved repeats")
+    print(f"{'hidden':>8} {'ours/s':>8} {'SB3/s':>8} {'ours/SB3':>9} {'MFLOP/upd':>10} {'mm GFLOP/s':>11} "
+          f"{'limit/s':>8} {'% of limit':>11}")
+    out: dict[str, dict[str, float]] = {}
+    for text in args.widths:
+        hidden = parse_widths(text)
+        variants = {"ours": ours_runner(args, hidden, data)}
+        if not args.no_sb3:
+            variants["sb3"] = sb3_runner(args, hidden, data)
+        rates = interleaved(variants, args.repeats)
+        shapes = sac_update_matmuls(args.batch, args.obs_dim, args.act_dim, hidden)
+        limit_s = arithmetic_limit(shapes, args.device, 0.002 if args.smoke else 0.01)
+        fl = flops(shapes)
+        sb3 = rates.get("sb3", float("nan"))
+        row = {"ours": rates["ours"], "sb3": sb3, "ratio": rates["ours"] / sb3, "mflop": fl / 1e6,
+               "mm_gflops": fl / limit_s / 1e9, "limit_rate": 1 / limit_s,
+               "fraction": rates["ours"] * limit_s}
+        out[text] = row
+        print(f"{text:>8} {row['ours']:8.1f} {sb3:8.1f} {row['ratio']:9.2f} {row['mflop']:10.1f} "
+              f"{row['mm_gflops']:11.1f} {row['limit_rate']:8.1f} {100 * row['fraction']:10.0f}%")
+    return out
 
 
 if __name__ == "__main__":

@@ -127,6 +127,18 @@ def _trace_frame(rollout: object, truth: object, beliefs: list, horizon: int) ->
     return pd.DataFrame(rows)
 
 
+#: Most Meta-World envs alive at once in an evaluation (each holds its own Sawyer model, about 30 MB
+#: resident): the 50 test tasks run in chunks of this many; other suites' envs are small and run all at once.
+METAWORLD_EVAL_ENVS = 10
+
+
+def eval_chunk_size(suite: Suite, n_tasks: int) -> int:
+    """Test tasks evaluated at once on ``suite`` (all of them, except on Meta-World)."""
+    from harness.profiles import suite_family
+
+    return min(n_tasks, METAWORLD_EVAL_ENVS) if suite_family(suite) == "metaworld" else n_tasks
+
+
 def evaluate(
     method: Method,
     suite: Suite,
@@ -136,6 +148,7 @@ def evaluate(
     eval_index: int = 0,
     record_traces: bool = False,
     deterministic: bool = True,
+    max_envs: int | None = None,
 ) -> EvalResult:
     """Run one evaluation trial of ``episodes`` episodes on every task of ``tasks``.
 
@@ -150,18 +163,35 @@ def evaluate(
             its test episodes from the same states, so scores differ only by what the agent does.
         record_traces: also return the per-step trace frame (reward, true task, belief).
         deterministic: greedy actions (the protocol's default).
+        max_envs: most tasks (envs) run at once; more tasks run in consecutive chunks, each with a fresh
+            agent and the same env seeds (default :func:`eval_chunk_size`: all at once except on
+            Meta-World). A deterministic agent scores each task as in one batch, up to float rounding of
+            batched products of another batch size; an agent drawing random numbers for all its envs at
+            once (PEARL's prior z, the random policy) draws per chunk.
     """
+    chunk = max(1, max_envs if max_envs is not None else eval_chunk_size(suite, len(tasks)))
     pool = EnvPool(suite, tasks, seed, "eval", task_obs=method.sees_task)
-    agent = method.agent(len(tasks))
-    recorder = BeliefRecorder(agent) if record_traces else None
+    parts: list[EvalResult] = []
     try:
-        rollout, truth = run_trial(
-            pool, list(range(len(tasks))), recorder or agent, episodes, deterministic,  # type: ignore[arg-type]
-            record_truth=record_traces,
-        )
+        for lo in range(0, len(tasks), chunk):
+            ids = list(range(lo, min(lo + chunk, len(tasks))))
+            agent = method.agent(len(ids))
+            recorder = BeliefRecorder(agent) if record_traces else None
+            rollout, truth = run_trial(
+                pool, ids, recorder or agent, episodes, deterministic,  # type: ignore[arg-type]
+                record_truth=record_traces,
+            )
+            pool.close()  # this chunk's envs (the next chunk builds its own)
+            traces = None
+            if record_traces and recorder is not None:
+                traces = _trace_frame(rollout, truth, recorder.beliefs, suite.horizon)
+            parts.append(EvalResult(rollout.episode_returns(), rollout.episode_success(),
+                                    rollout.episode_lengths(), traces))
     finally:
         pool.close()
-    traces = None
-    if record_traces and recorder is not None:
-        traces = _trace_frame(rollout, truth, recorder.beliefs, suite.horizon)
-    return EvalResult(rollout.episode_returns(), rollout.episode_success(), rollout.episode_lengths(), traces)
+    if len(parts) == 1:
+        return parts[0]
+    frames = [p.traces for p in parts if p.traces is not None]
+    return EvalResult(np.concatenate([p.returns for p in parts]), np.concatenate([p.success for p in parts]),
+                      np.concatenate([p.lengths for p in parts]),
+                      pd.concat(frames, ignore_index=True) if frames else None)

@@ -79,6 +79,8 @@ class ReplayBuffer:
         rng: the generator used for sampling (the buffer owns it; its state is in ``state_dict``).
         device: device of the sampled tensors.
         extra_fields: optional per-transition fields, name -> shape (``()`` for a scalar), stored as float32.
+        device_copy: also keep the rows on ``device`` and gather batches there (only index arrays cross to
+            the device per batch); default: on for any device but the CPU. Batches are the same either way.
     """
 
     def __init__(
@@ -89,12 +91,14 @@ class ReplayBuffer:
         rng: np.random.Generator,
         device: torch.device | str = "cpu",
         extra_fields: Mapping[str, tuple[int, ...]] | None = None,
+        device_copy: bool | None = None,
     ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
         self.obs_dim, self.act_dim, self.capacity = int(obs_dim), int(act_dim), int(capacity)
         self.rng = rng
         self.device = torch.device(device)
+        self.device_copy = self.device.type != "cpu" if device_copy is None else bool(device_copy)
         self.extra_fields = {k: tuple(int(d) for d in v) for k, v in (extra_fields or {}).items()}
         widths = [("obs", (obs_dim,)), ("action", (act_dim,)), ("reward", ()), ("next_obs", (obs_dim,)),
                   ("terminated", ()), *self.extra_fields.items()]
@@ -112,6 +116,8 @@ class ReplayBuffer:
     def _reset_storage(self) -> None:
         rows = min(self.capacity, _INITIAL_ROWS)
         self._data = np.zeros((rows, self.width), np.float32)
+        # The same rows on the device (``device_copy``): batches are gathered there.
+        self._dev = torch.zeros((rows, self.width), device=self.device) if self.device_copy else None
         self._gid = np.zeros(rows, np.int64)  # global id (insertion counter) of the transition in each row
         self._ep_start = np.zeros(rows, np.int64)  # global id of the first transition of its episode
         self._trial_start = np.zeros(rows, np.int64)  # global id of the first transition of its trial
@@ -129,6 +135,10 @@ class ReplayBuffer:
             arr = np.zeros((new, *old.shape[1:]), old.dtype)
             arr[:rows] = old
             setattr(self, name, arr)
+        if self._dev is not None:
+            dev = torch.zeros((new, self.width), device=self.device)
+            dev[:rows] = self._dev
+            self._dev = dev
 
     def __len__(self) -> int:
         return min(self._count, self.capacity)
@@ -188,6 +198,8 @@ class ReplayBuffer:
         self._grow(min(self._count + k, self.capacity))
         pos = gid % self.capacity
         self._data[pos], self._gid[pos] = rows, gid
+        if self._dev is not None:
+            self._dev[self._index(pos)] = torch.from_numpy(rows).to(self.device)
         self._ep_start[pos], self._trial_start[pos] = ep_start, trial
         self._count += k
 
@@ -228,9 +240,23 @@ class ReplayBuffer:
             raise ValueError("cannot sample from an empty replay buffer")
         return self.rng.integers(0, n, size=batch_size)
 
-    def _to_batch(self, rows: np.ndarray) -> TransitionBatch:
-        """Split packed rows ``[..., width]`` into a TransitionBatch on the device (one copy)."""
-        data = torch.from_numpy(rows).to(self.device, non_blocking=True)
+    def _index(self, indices: np.ndarray) -> torch.Tensor:
+        """``indices`` as an int64 tensor on the device."""
+        idx = torch.from_numpy(np.ascontiguousarray(indices, dtype=np.int64))
+        return idx.to(self.device, non_blocking=True)
+
+    def _take(self, indices: np.ndarray) -> torch.Tensor | np.ndarray:
+        """Packed rows at ``indices``: gathered on the device (``device_copy``), else a numpy gather."""
+        if self._dev is not None:
+            return self._dev[self._index(indices)]
+        return self._data[indices]
+
+    def _to_batch(self, rows: np.ndarray | torch.Tensor) -> TransitionBatch:
+        """Split packed rows ``[..., width]`` into a TransitionBatch on the device (at most one copy)."""
+        if isinstance(rows, torch.Tensor):
+            data = rows
+        else:
+            data = torch.from_numpy(rows).to(self.device, non_blocking=True)
         lead = data.shape[:-1]
 
         def field(name: str) -> torch.Tensor:
@@ -242,7 +268,7 @@ class ReplayBuffer:
 
     def gather(self, indices: np.ndarray) -> TransitionBatch:
         """The transitions at row ``indices`` (any shape ``S``): a TransitionBatch with leading dims ``S``."""
-        return self._to_batch(self._data[indices])
+        return self._to_batch(self._take(indices))
 
     def sample(self, batch_size: int) -> TransitionBatch:
         """``batch_size`` transitions drawn uniformly: a TransitionBatch ``[B, ...]``."""
@@ -250,7 +276,7 @@ class ReplayBuffer:
 
     def _context_rows(
         self, indices: np.ndarray, length: int, boundary: Boundary, include_current: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray | torch.Tensor, np.ndarray]:
         """Packed rows ``[*S, L, width]`` (zeros outside the window) and mask ``[*S, L]``."""
         if boundary not in ("episode", "trial"):
             raise ValueError(f"boundary must be 'episode' or 'trial', got {boundary!r}")
@@ -260,9 +286,13 @@ class ReplayBuffer:
         shift = np.arange(-length + (1 if include_current else 0), 1 if include_current else 0)
         ctx = gid + shift
         mask = ctx >= lower
-        rows = self._data[np.where(mask, ctx % self.capacity, 0)]
-        rows *= mask[..., None]
-        return rows, mask.astype(np.float32)
+        rows = self._take(np.where(mask, ctx % self.capacity, 0))
+        fmask = mask.astype(np.float32)
+        if isinstance(rows, torch.Tensor):
+            rows = rows * torch.from_numpy(fmask).to(self.device, non_blocking=True).unsqueeze(-1)
+        else:
+            rows *= mask[..., None]
+        return rows, fmask
 
     def gather_sequences(
         self, indices: np.ndarray, length: int, boundary: Boundary = "episode", include_current: bool = False
@@ -306,12 +336,21 @@ class ReplayBuffer:
         n = len(state["gid"])
         self._grow(n)
         self._data[:n], self._gid[:n] = state["data"], state["gid"]
+        if self._dev is not None:
+            self._dev[:n] = torch.from_numpy(self._data[:n]).to(self.device)
         self._ep_start[:n], self._trial_start[:n] = state["ep_start"], state["trial_start"]
         self._count = int(state["count"])
         self._last_ep_start = int(state["last_ep_start"])
         self._last_trial_start = int(state["last_trial_start"])
         if "rng" in state:
             self.rng.bit_generator.state = state["rng"]
+
+
+def _stack(parts: list[np.ndarray | torch.Tensor]) -> np.ndarray | torch.Tensor:
+    """``np.stack`` or ``torch.stack`` of same-kind row blocks."""
+    if isinstance(parts[0], torch.Tensor):
+        return torch.stack(parts)  # type: ignore[arg-type]
+    return np.stack(parts)  # type: ignore[arg-type]
 
 
 class MultiTaskReplay:
@@ -332,7 +371,9 @@ class MultiTaskReplay:
         rng: np.random.Generator,
         device: torch.device | str = "cpu",
         extra_fields: Mapping[str, tuple[int, ...]] | None = None,
+        device_copy: bool | None = None,
     ) -> None:
+        self.device_copy = device_copy
         self.num_tasks, self.obs_dim, self.act_dim, self.capacity = num_tasks, obs_dim, act_dim, capacity
         self.rng = rng
         self.device = torch.device(device)
@@ -346,7 +387,8 @@ class MultiTaskReplay:
             raise IndexError(f"task id {tid} out of range (0..{self.num_tasks - 1})")
         if tid not in self._buffers:
             self._buffers[tid] = ReplayBuffer(
-                self.obs_dim, self.act_dim, self.capacity, self.rng, self.device, self.extra_fields
+                self.obs_dim, self.act_dim, self.capacity, self.rng, self.device, self.extra_fields,
+                self.device_copy,
             )
         return self._buffers[tid]
 
@@ -386,8 +428,7 @@ class MultiTaskReplay:
     def sample(self, task_ids: Sequence[int], batch_size: int) -> TransitionBatch:
         """``batch_size`` transitions of each task: a TransitionBatch ``[T, B, ...]`` (T = len(task_ids))."""
         bufs = self._nonempty(task_ids)
-        rows = np.stack([b._data[b.sample_indices(batch_size)] for b in bufs])
-        return bufs[0]._to_batch(rows)
+        return bufs[0]._to_batch(_stack([b._take(b.sample_indices(batch_size)) for b in bufs]))
 
     def sample_sequences(
         self,
@@ -403,11 +444,11 @@ class MultiTaskReplay:
         for b in bufs:
             idx = b.sample_indices(batch_size)
             rows, m = b._context_rows(idx, length, boundary, include_current)
-            cur.append(b._data[idx])
+            cur.append(b._take(idx))
             ctx.append(rows)
             mask.append(m)
         b0 = bufs[0]
-        return SequenceBatch(b0._to_batch(np.stack(cur)), b0._to_batch(np.stack(ctx)),
+        return SequenceBatch(b0._to_batch(_stack(cur)), b0._to_batch(_stack(ctx)),
                              torch.from_numpy(np.stack(mask)).to(self.device, non_blocking=True))
 
     def sample_union(self, batch_size: int) -> TransitionBatch:
@@ -419,12 +460,18 @@ class MultiTaskReplay:
         flat = self.rng.integers(0, sizes.sum(), size=batch_size)
         owner = np.searchsorted(np.cumsum(sizes), flat, side="right")
         local = flat - np.concatenate([[0], np.cumsum(sizes)[:-1]])[owner]
-        rows = np.empty((batch_size, self._buffers[tids[0]].width), np.float32)
+        first = self._buffers[tids[0]]
+        if first._dev is not None:  # gather per task on the device, then restore the draw order
+            hits = [np.flatnonzero(owner == j) for j in range(len(tids))]
+            parts = [self._buffers[t]._take(local[h]) for t, h in zip(tids, hits, strict=True) if h.size]
+            order = np.argsort(np.concatenate(hits), kind="stable")
+            return first._to_batch(torch.cat(parts)[first._index(order)])  # type: ignore[arg-type]
+        rows = np.empty((batch_size, first.width), np.float32)
         for j, t in enumerate(tids):
             hit = owner == j
             if hit.any():
                 rows[hit] = self._buffers[t]._data[local[hit]]
-        return self._buffers[tids[0]]._to_batch(rows)
+        return first._to_batch(rows)
 
     def state_dict(self) -> dict[str, Any]:
         """Every task's data and the shared generator state."""

@@ -133,9 +133,11 @@ class MujocoTaskEnv(TaskEnv, MujocoEnv):
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:  # type: ignore[override]
         """One control step: action in [-1, 1] (clipped), ``frame_skip`` physics steps, task reward."""
-        a = np.clip(np.asarray(action, dtype=np.float64).reshape(self.model.nu), -1.0, 1.0)
+        # np.minimum/np.maximum: np.clip's values (NaN included) without its Python-level dispatch.
+        a = np.minimum(np.maximum(np.asarray(action, dtype=np.float64).reshape(self.model.nu), -1.0), 1.0)
         before = self._snapshot()
-        self.do_simulation(self._ctrl_mid + self._ctrl_half * a, self.frame_skip)
+        # MujocoEnv.do_simulation only re-checks the control's shape (fixed by the reshape above).
+        self._step_mujoco_simulation(self._ctrl_mid + self._ctrl_half * a, self.frame_skip)
         self._t += 1
         reward = float(self._reward(self.task, before, a))
         terminated = bool(self._terminated())
@@ -162,7 +164,7 @@ class MujocoTaskEnv(TaskEnv, MujocoEnv):
 
 def ctrl_cost(weight: float, action: np.ndarray) -> float:
     """``weight * sum(action**2)``."""
-    return weight * float(np.sum(np.square(action)))
+    return weight * float(np.add.reduce(np.square(action)))  # = np.sum, without its dispatch
 
 
 def contact_cost(data: mujoco.MjData) -> float:

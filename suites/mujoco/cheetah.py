@@ -59,10 +59,13 @@ class HalfCheetahTaskEnv(MujocoTaskEnv):
     xml_file = "half_cheetah.xml"
     frame_skip_default = 5
     task_types = (VelocityTask, DirectionTask, CheetahMultiTask)
+    _torso: int | None = None
 
     def _observe(self) -> np.ndarray:
         d = self.data
-        return np.concatenate([d.qpos[1:], d.qvel, d.body("torso").xpos]).astype(np.float32)
+        if self._torso is None:  # body lookup by name once per env, not per step
+            self._torso = self.model.body("torso").id
+        return np.concatenate([d.qpos[1:], d.qvel, d.xpos[self._torso]]).astype(np.float32)
 
     def _snapshot(self) -> np.ndarray:
         return np.array([self.data.qpos[0]])

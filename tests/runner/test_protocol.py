@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -80,3 +81,26 @@ def test_training_collection_resets_belief_only_at_task_boundaries(tmp_path):
     assert train_resets[0::2] == [("reset", True, 3)] * (len(train_resets) // 2)
     assert train_resets[1::2] == [("reset", False, 3)] * (len(train_resets) // 2)
     assert eval_resets == [("reset", True, 2), ("reset", False, 2)]
+
+
+@pytest.mark.parametrize("method_name", ["moss", "sac-mt"])
+def test_evaluation_in_chunks_scores_each_task_as_all_at_once(method_name):
+    """``max_envs`` (Meta-World's memory bound) leaves a deterministic agent's scores as in one batch of
+    every task: same env seeds; only float rounding of batched products of another batch size differs."""
+    from harness.config import method_config
+    from harness.context import RunContext
+
+    suite = get_suite("point-goal")
+    cls = get_method(method_name)
+    method = cls(method_config(cls, suite, "smoke"))
+    method.setup(suite, suite.train_tasks(0, 2), RunContext(seed=0))
+    tasks = suite.test_tasks(0, 7)
+    whole = evaluate(method, suite, tasks, seed=3, episodes=2, record_traces=True)
+    chunked = evaluate(method, suite, tasks, seed=3, episodes=2, record_traces=True, max_envs=3)
+    np.testing.assert_allclose(chunked.returns, whole.returns, rtol=1e-5, atol=1e-4)
+    assert (whole.lengths == chunked.lengths).all()
+    assert whole.traces is not None and chunked.traces is not None
+    cols = ["task_id", "episode", "t", "reward"]
+    key = whole.traces.sort_values(cols[:3])[cols].reset_index(drop=True)
+    pd.testing.assert_frame_equal(key, chunked.traces.sort_values(cols[:3])[cols].reset_index(drop=True),
+                                  rtol=1e-5, atol=1e-4)
