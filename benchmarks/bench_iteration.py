@@ -163,12 +163,12 @@ def run_method(name: str, args: argparse.Namespace) -> dict[str, float]:
         policy_s = phases["belief"] + phases["sac"] + phases["other"]
         rate = sac_steps / policy_s
         in_dim = method.policy.actor_embed.out_dim
-        hidden = (cfg.sac_layer_size,) * cfg.sac_layers
+        hidden = tuple(cfg.hidden)
         reps = 1 if args.smoke else 3
-        bare = bare_sac_rate(in_dim, method.act_dim, hidden, cfg.batch_size_policy, device,
+        bare = bare_sac_rate(in_dim, method.act_dim, hidden, cfg.batch_size, device,
                              8 if args.smoke else 50, reps)
         print(f"  MoSS SAC step (belief + sac + other): {rate:.1f}/s; bare SAC block {hidden}, "
-              f"input {in_dim}, batch {cfg.batch_size_policy}: {bare:.1f}/s; ratio {rate / bare:.2f} "
+              f"input {in_dim}, batch {cfg.batch_size}: {bare:.1f}/s; ratio {rate / bare:.2f} "
               "(target >= 0.7)")
         print(f"  SAC step alone (no belief): {sac_steps / phases['sac']:.1f}/s; "
               f"ratio {sac_steps / phases['sac'] / bare:.2f}")

@@ -147,34 +147,15 @@ class TaskInference:
 
     # -------------------------------------------------------------------------------------------- loss
 
-    def _reconstruction(
-        self, feats: torch.Tensor, post: Posterior, at: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Expected next-transition reconstruction error ``[M, W]`` of beliefs ``post`` (``[M, W, K, L]``).
-
-        With ``at`` (``[M]`` step index per window) only those steps are decoded (the rest of the result is
-        zero): the loss of ``elbo_complete_path=False`` reads nothing else. The component samples are drawn
-        for every step all the same, so the random stream does not depend on ``at``.
-        """
-        if at is not None:
-            eps = torch.randn_like(post.mean)  # [M, W, K, L], as post.sample_components() draws
-            rows = torch.arange(feats.shape[0], device=feats.device)
-            mean, logvar = post.mean[rows, at], post.logvar[rows, at]
-            z = (mean + eps[rows, at] * torch.exp(0.5 * logvar))[:, None]  # [M, 1, K, L]
-            one = Posterior(mean[:, None], logvar[:, None], post.logits[rows, at][:, None])
-            err = self._decode_error(feats[rows, at][:, None], one, z)  # [M, 1]
-            out = torch.zeros(feats.shape[:2], dtype=err.dtype, device=err.device)
-            return out.scatter(1, at[:, None], err)
-        return self._decode_error(feats, post, post.sample_components())
-
-    def _decode_error(self, feats: torch.Tensor, post: Posterior, z: torch.Tensor) -> torch.Tensor:
-        """Reconstruction error ``[M, T]`` of raw transitions ``feats [M, T, D]`` from samples ``z``."""
+    def _reconstruction(self, feats: torch.Tensor, post: Posterior) -> torch.Tensor:
+        """Expected next-transition reconstruction error ``[M, W]`` of beliefs ``post`` (``[M, W, K, L]``)."""
         enc = self.encoder
-        x = enc.normalize(feats)  # [M, T, D]: s | a | r | s'
+        x = enc.normalize(feats)  # [M, W, D]: s | a | r | s'
         o, a = enc.obs_dim, enc.act_dim
         obs, act = x[..., :o], x[..., o : o + a]
         rew, next_obs = x[..., o + a], x[..., o + a + 1 :]
         k = post.mean.shape[-2]
+        z = post.sample_components()  # [M, W, K, L]
         pred_s, pred_r = self.decoder(obs.unsqueeze(-2).expand(*obs.shape[:-1], k, o),
                                       act.unsqueeze(-2).expand(*act.shape[:-1], k, a), z)
         err = (pred_s - next_obs.unsqueeze(-2)).square().mean(dim=-1) + (pred_r - rew.unsqueeze(-1)).square()
@@ -206,9 +187,7 @@ class TaskInference:
             prev_logits = torch.cat([first, post.logits[:, : w - 1]], dim=1)
             prior = Posterior(prev_mean, prev_logvar, prev_logits)
         kl_comp, kl_cat = mixture_kl(q, prior)  # [M, W]
-        # Without the complete path only the last step of each window is weighted: decode only it.
-        last = None if cfg.elbo_complete_path else (lengths - 1).clamp_min(0)
-        recon = self._reconstruction(feats, q, last)  # [M, W]
+        recon = self._reconstruction(feats, q)  # [M, W]
         steps = torch.arange(w, device=feats.device)[None, :]
         if cfg.elbo_complete_path:
             weight = (steps < lengths[:, None]).float()
