@@ -51,6 +51,7 @@ from methods.moss.diagnostics import (
     critic_error_by_context,
     critic_on_behaviour,
     episode_features,
+    readout_transfer,
     window_beliefs,
 )
 
@@ -74,16 +75,19 @@ def _rollout(run: TrainedRun, tasks: list[Any], retain_hidden: bool) -> tuple[Ro
     return rollout, truth.task_vector
 
 
-def _greedy_episodes(run: TrainedRun, tasks: list[Any], obs_dim: int) -> Rollout:
+def _greedy_episodes(run: TrainedRun, tasks: list[Any], obs_dim: int) -> tuple[Rollout, np.ndarray]:
     """One greedy episode per task of any trained run (task observations if the run sees the task), with
-    its observations cut to the suite's own ``obs_dim``."""
+    its observations cut to the suite's own ``obs_dim``; returns the rollout and the task vectors
+    ``[N, T, P]``."""
     pool = EnvPool(run.suite, tasks, run.seed, "eval", task_obs=bool(getattr(run.method, "sees_task", False)))
     try:
-        rollout, _ = run_trial(pool, list(range(len(tasks))), run.method.agent(len(tasks)), 1, True)
+        rollout, truth = run_trial(pool, list(range(len(tasks))), run.method.agent(len(tasks)), 1, True,
+                                   record_truth=True)
     finally:
         pool.close()
+    assert truth is not None
     return dataclasses.replace(rollout, obs=rollout.obs[..., :obs_dim],
-                               next_obs=rollout.next_obs[..., :obs_dim])
+                               next_obs=rollout.next_obs[..., :obs_dim]), truth.task_vector
 
 
 def _ranges(x: np.ndarray, buckets: list[tuple[int, int]]) -> list[float]:
@@ -130,11 +134,18 @@ def measure(
                          "mse_same": err.mse_same.tolist(), "loss_share": err.loss_share.tolist()}
     if against is not None:
         rows = []
+        beliefs: list[np.ndarray] = []
         for name, source in ((str(against), load_run(against, device=device)), ("own policy", run)):
-            ro = _greedy_episodes(source, tasks, run.suite.spec.obs_dim)
+            ro, task_vec = _greedy_episodes(source, tasks, run.suite.spec.obs_dim)
             rows.append({"behaviour": name, **dataclasses.asdict(critic_on_behaviour(
                 run.method, ro.obs, ro.action, ro.reward, ro.next_obs))})
+            feats = episode_features(ro.obs, ro.action, ro.reward, ro.next_obs, encoder.input_mean.device)
+            full = min(cfg.time_steps, horizon - 1)  # steps whose window is full
+            b = window_beliefs(encoder, feats, cfg.time_steps, cfg.bayes_adaptive)
+            beliefs.append(b.cpu().numpy()[:, full:])
         out["against"] = rows
+        transfer = readout_transfer(beliefs[1], beliefs[0], task_vec[:, 0], cfg.encoder_latent_dim)
+        out["readout_transfer"] = dataclasses.asdict(transfer)
     return out
 
 
@@ -168,6 +179,13 @@ def markdown(row: dict[str, Any]) -> str:
         for r in row["against"]:
             lines.append(f"| {r['behaviour']} | {r['episode_return']:.1f} | {r['mc_return']:.1f} | "
                          f"{r['q_data']:.1f} | {r['q_policy']:.1f} |")
+    if "readout_transfer" in row:
+        t = row["readout_transfer"]
+        lines += ["", "| task read-out (fitted on own episodes, full windows) | R^2 own "
+                  "| R^2 on the other's episodes | slope on the other's | belief shift (sd) |",
+                  "|---|---|---|---|---|",
+                  f"| linear | {t['r2_own']:.2f} | {t['r2_other']:.2f} | {t['slope_other']:.2f} | "
+                  f"{t['shift']:.2f} |"]
     return "\n".join(lines)
 
 

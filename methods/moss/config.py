@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from harness.config_fields import Alias
 from harness.config_types import coerce
@@ -114,6 +114,11 @@ class MossConfig(SACConfig):
     """Weight of the InfoNCE loss added to the negative ELBO [inferred: value lost; 1.0]."""
     contrastive_temperature: float = 1.0
     """Temperature of the InfoNCE softmax over negative squared Euclidean distances [inferred: not given]."""
+    contrastive_positive: Literal["trajectory", "task"] = "trajectory"
+    """InfoNCE positive key of a query: ``"trajectory"``, the embedding after another step of the same
+    window (the paper's appendix: "from the same trajectory (but of different time steps)"); ``"task"``, the
+    embedding after a step of another window of the same training task's buffer (the main text: "from the
+    same task") [harness]."""
     contrastive_tasks: int = 16
     """Training tasks per encoder batch (each gives batch_size_reconstruction / contrastive_tasks windows);
     the other tasks' windows are the negatives [inferred: not given]."""
@@ -166,6 +171,13 @@ class MossConfig(SACConfig):
     computed from the window's transitions before it (one encoder pass serves up to ``time_steps + 1``
     samples); False: one sampled transition per window (the window is its context) [paper:
     use_trajectory_sample_sac = True; meaning inferred from the name]."""
+    sac_belief_context: Literal["preceding", "same-task"] = "preceding"
+    """Where the belief paired with a SAC sample (trajectory sampling) comes from. ``"preceding"``: the
+    transitions before it in its own window, as the paper and lknak/tigr compute it. ``"same-task"``: an
+    independent window of the same training task's buffer, with the same distribution of context lengths
+    (with ``use_trajectory_sample_sac`` False: the belief after a whole independent window, for ``s`` and
+    ``s'``); stationary suites only, non-stationary suites keep ``"preceding"`` [harness; MoSS README,
+    "The belief reads the behaviour"]."""
     policy_dim_preprocess: bool = True
     """Embed state and belief with separate Linear+ReLU layers before actor and critics
     [paper: policy_dim_preprocess = True]."""

@@ -162,6 +162,73 @@ def belief_gap(
     return BeliefGap(rows, np.asarray(gaps), np.asarray(r2w), np.asarray(r2c))
 
 
+
+@dataclass
+class ReadoutTransfer:
+    """Does the belief name the task whatever the behaviour that produced the context?
+
+    A linear read-out of the task parameters is fitted (least squares on ``[belief mean, 1]``) on the beliefs
+    of one set of episodes (the run's own) and applied to the beliefs the same encoder computes from another
+    agent's episodes on the same tasks (e.g. ``sac-oracle``'s, which run).
+
+    Attributes:
+        r2_own: R^2 of the read-out on the episodes it was fitted on.
+        r2_other: R^2 of the same read-out on the other agent's episodes: near ``r2_own`` when the belief
+            depends on the task only; low when the other behaviour moves the belief.
+        slope_other: least-squares slope of the read-out's per-episode mean on the other agent's episodes
+            against the true parameter (first task dimension): 1 = reads the task right, < 1 = the other
+            behaviour is read as smaller task values.
+        shift: mean over tasks of ``|mean belief (other) - mean belief (own)|`` divided by the across-task
+            standard deviation of the own beliefs' means (per dimension, then averaged).
+    """
+
+    r2_own: float
+    r2_other: float
+    slope_other: float
+    shift: float
+
+
+def readout_transfer(
+    own: np.ndarray, other: np.ndarray, target: np.ndarray, latent_dim: int
+) -> ReadoutTransfer:
+    """Fit a task read-out on ``own`` beliefs and measure it on ``other`` beliefs of the same tasks.
+
+    Args:
+        own, other: ``[N, T, F]`` policy features of ``N`` episodes (one per task, same task order; the first
+            ``latent_dim`` features are the belief mean), e.g. the steps after the first full window.
+        target: ``[N]`` or ``[N, P]`` true task parameters of the episodes.
+        latent_dim: size of the belief mean inside the features.
+
+    Returns:
+        A :class:`ReadoutTransfer`.
+    """
+    n, t_max = own.shape[:2]
+    y_task = target.reshape(n, -1).astype(np.float64)
+    y = np.repeat(y_task, t_max, axis=0)  # [N * T, P]
+
+    def design(b: np.ndarray) -> np.ndarray:
+        x = b[..., :latent_dim].reshape(-1, latent_dim).astype(np.float64)
+        return np.concatenate([x, np.ones((len(x), 1))], axis=1)
+
+    coef = np.linalg.lstsq(design(own), y, rcond=None)[0]
+    var = y.var(axis=0).sum()
+
+    def r2(b: np.ndarray) -> float:
+        if var <= 0:
+            return float("nan")
+        return float(1.0 - ((design(b) @ coef - y) ** 2).mean(axis=0).sum() / var)
+
+    pred_other = (design(other) @ coef)[:, 0].reshape(n, t_max).mean(axis=1)
+    truth = y_task[:, 0]
+    centred = truth - truth.mean()
+    denom = float((centred**2).sum())
+    slope = float((centred * (pred_other - pred_other.mean())).sum() / denom) if denom > 0 else float("nan")
+    m_own, m_other = own[..., :latent_dim].mean(axis=1), other[..., :latent_dim].mean(axis=1)  # [N, L]
+    sd = m_own.std(axis=0)
+    sd = np.where(sd > 1e-8, sd, 1.0)
+    shift = float(np.mean(np.abs(m_other - m_own) / sd))
+    return ReadoutTransfer(r2(own), r2(other), slope, shift)
+
 #: Context-length ranges ``[lo, hi)`` of :func:`critic_error_by_context`.
 CONTEXT_BINS: tuple[tuple[int, int], ...] = ((0, 1), (1, 2), (2, 4), (4, 8), (8, 16), (16, 32), (32, 65))
 

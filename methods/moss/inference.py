@@ -215,20 +215,16 @@ class TaskInference:
         return loss, stats
 
     def _contrastive(self, post: Posterior, lengths: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
-        """InfoNCE: query and positive key are the embeddings after two different steps of one window."""
+        """InfoNCE over the windows of the batch (:func:`contrastive_pairs` picks query and positive key)."""
         valid = lengths >= 2
         if int(valid.sum()) < 2:
             return torch.zeros((), device=lengths.device)
-        n = lengths[valid].float()
-        # Two distinct steps in 1..n (the belief after j transitions), drawn uniformly.
-        u1 = torch.rand_like(n)
-        u2 = torch.rand_like(n)
-        j1 = 1 + (u1 * n).long().clamp_max(n.long() - 1)
-        off = 1 + (u2 * (n - 1)).long().clamp_max(n.long() - 2)
-        j2 = 1 + (j1 - 1 + off) % n.long()
-        emb = post.mixture_mean()[valid]  # [V, W+1, L]
-        rows = torch.arange(emb.shape[0], device=emb.device)
-        return info_nce(emb[rows, j1], emb[rows, j2], groups[valid], self.config.contrastive_temperature)
+        n = lengths[valid]
+        u = torch.rand(2, len(n), device=n.device)
+        g = groups[valid]
+        query, key = contrastive_pairs(post.mixture_mean()[valid], n, g, u,
+                                       self.config.contrastive_positive == "task")
+        return info_nce(query, key, g, self.config.contrastive_temperature)
 
     def update(self, batch: SequenceBatch, groups: torch.Tensor) -> InferenceStats:
         """One gradient step of encoder and decoder on ``batch``."""
@@ -261,28 +257,45 @@ class TaskInference:
         return f[0], f[1]
 
     @torch.no_grad()
-    def window_transitions(self, batch: SequenceBatch) -> tuple[torch.Tensor, ...]:
+    def window_transitions(
+        self, batch: SequenceBatch, context: SequenceBatch | None = None
+    ) -> tuple[torch.Tensor, ...]:
         """Every transition of every window with the beliefs before and after it (trajectory sampling).
 
         Args:
             batch: ``include_current=True`` windows ``[M, W]``.
+            context: None: the belief before transition ``j`` of a window is computed from the window's
+                transitions before ``j``. Else ``[M, W']`` windows of the same tasks in the same row order
+                (``sac_belief_context = "same-task"``): transition ``j`` of row ``m`` gets the belief after
+                the first ``min(j, n_m)`` transitions of ``context`` row ``m`` (``n_m`` its length), so the
+                context lengths are distributed as with None but the evidence comes from another window.
 
         Returns:
             ``(obs, belief, action, reward, next_obs, next_belief, terminated)``, each ``[S, ...]`` with ``S``
-            the number of real transitions in the batch; the belief before transition ``j`` of a window is
-            computed from the window's transitions before ``j``.
+            the number of real transitions in the batch.
         """
         idx, lengths = left_align_index(batch.mask)
         ctx = batch.context
-        feats = take_steps(transition_features(ctx.obs, ctx.action, ctx.reward, ctx.next_obs), idx)
-        hidden = self.encoder.rollout(feats)  # [M, W+1, H]
-        w = feats.shape[1]
-        valid = torch.arange(w, device=feats.device)[None, :] < lengths[:, None]
-        f = policy_features(self.encoder.posterior(hidden), self.config.bayes_adaptive)  # [M, W+1, F]
+        w = idx.shape[1]
+        valid = torch.arange(w, device=idx.device)[None, :] < lengths[:, None]
+        if context is None:
+            feats = take_steps(transition_features(ctx.obs, ctx.action, ctx.reward, ctx.next_obs), idx)
+            f = policy_features(self.encoder.posterior(self.encoder.rollout(feats)),
+                                self.config.bayes_adaptive)  # [M, W+1, F]
+            before, after = f[:, :w], f[:, 1:]
+        else:
+            c_idx, c_len = left_align_index(context.mask)
+            oc = context.context
+            c_feats = take_steps(transition_features(oc.obs, oc.action, oc.reward, oc.next_obs), c_idx)
+            f = policy_features(self.encoder.posterior(self.encoder.rollout(c_feats)),
+                                self.config.bayes_adaptive)  # [M, W'+1, F]
+            steps = torch.arange(w + 1, device=idx.device)[None, :].expand(len(c_len), -1)
+            g = take_steps(f, torch.minimum(steps, c_len[:, None]))  # [M, W+1, F]
+            before, after = g[:, :w], g[:, 1:]
         parts = [take_steps(x, idx)[valid] for x in (ctx.obs, ctx.action, ctx.reward, ctx.next_obs,
                                                      ctx.terminated)]
         obs, action, reward, next_obs, terminated = parts
-        return obs, f[:, :w][valid], action, reward, next_obs, f[:, 1:][valid], terminated
+        return obs, before[valid], action, reward, next_obs, after[valid], terminated
 
     @torch.no_grad()
     def context_beliefs(self, batch: SequenceBatch) -> torch.Tensor:
@@ -302,6 +315,52 @@ class TaskInference:
         self.encoder.load_state_dict(state["encoder"])  # type: ignore[arg-type]
         self.decoder.load_state_dict(state["decoder"])  # type: ignore[arg-type]
         self.optimizer.load_state_dict(state["optimizer"])  # type: ignore[arg-type]
+
+
+def contrastive_pairs(
+    emb: torch.Tensor, lengths: torch.Tensor, groups: torch.Tensor, u: torch.Tensor, across_windows: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Query and positive key of each window for InfoNCE.
+
+    Args:
+        emb: ``[V, W+1, L]`` embeddings after 0..W transitions of each window.
+        lengths: ``[V]`` real transitions per window (each >= 2).
+        groups: ``[V]`` task identities (buffer ids).
+        u: ``[2, V]`` uniform draws in [0, 1).
+        across_windows: False: the key is the embedding after another step of the same window; True: after
+            a step of another window of the same task (:func:`same_group_partner`).
+
+    Returns:
+        ``(query [V, L], key [V, L])``: the query is the embedding after ``j1`` transitions, ``j1`` uniform
+        in ``1..n``.
+    """
+    n = lengths.long()
+    rows = torch.arange(len(n), device=n.device)
+    j1 = 1 + (u[0] * n).long().clamp_max(n - 1)
+    if across_windows:
+        partner = same_group_partner(groups)
+        j2 = 1 + (u[1] * n[partner]).long().clamp_max(n[partner] - 1)
+        return emb[rows, j1], emb[partner, j2]
+    off = 1 + (u[1] * (n - 1)).long().clamp_max(n - 2)  # another step of the same window
+    j2 = 1 + (j1 - 1 + off) % n
+    return emb[rows, j1], emb[rows, j2]
+
+
+def same_group_partner(groups: torch.Tensor) -> torch.Tensor:
+    """``[B]`` index of another row of the same group (the next one, cyclically, in row order; a row alone
+    in its group is its own partner)."""
+    order = torch.argsort(groups, stable=True)
+    g = groups[order]
+    pos = torch.arange(len(g), device=g.device)
+    is_start = torch.ones_like(g, dtype=torch.bool)
+    is_start[1:] = g[1:] != g[:-1]
+    start = torch.cummax(torch.where(is_start, pos, torch.zeros_like(pos)), dim=0).values
+    has_next = torch.zeros_like(is_start)
+    has_next[:-1] = ~is_start[1:]
+    partner_sorted = torch.where(has_next, pos + 1, start)
+    partner = torch.empty_like(order)
+    partner[order] = order[partner_sorted]
+    return partner
 
 
 def sample_task_ids(rng: np.random.Generator, available: list[int], k: int) -> np.ndarray:

@@ -110,6 +110,9 @@ class Moss(Method):
         self.replay = MultiTaskReplay(self.num_tasks, self.obs_dim, self.act_dim, cfg.replay_capacity,
                                       ctx.rng("moss", "replay"), self.device)
         contrastive = cfg.use_contrastive and not suite.nonstationary
+        #: SAC beliefs from an independent window of the sampled transition's task (stationary suites only:
+        #: within a non-stationary episode another window may belong to another task).
+        self.same_task_beliefs = cfg.sac_belief_context == "same-task" and not suite.nonstationary
         self.inference = TaskInference(self.obs_dim, self.act_dim, cfg, contrastive, self.device)
         self.policy = BeliefSAC(self.obs_dim, self.act_dim, belief_feature_dim(cfg), cfg, self.device)
         self.iteration = 0
@@ -175,13 +178,19 @@ class Moss(Method):
         w = cfg.time_steps + 1
         if cfg.online_inference and cfg.use_trajectory_sample_sac:
             n = max(1, math.ceil(wanted / self._mean_window))
-            out = self.inference.window_transitions(self._windows(self._window_counts(n), w, "episode", True))
+            counts = self._window_counts(n)
+            batch = self._windows(counts, w, "episode", True)
+            other = (self._windows(counts, cfg.time_steps, "episode", False)
+                     if self.same_task_beliefs else None)
+            out = self.inference.window_transitions(batch, other)
             self._mean_window = max(1.0, len(out[0]) / n)
             return out
         counts = self._window_counts(wanted)
         seq = self._windows(counts, w, "episode", True)
         cur = seq.current
-        if cfg.online_inference:
+        if cfg.online_inference and self.same_task_beliefs:  # after a whole independent window, for s and s'
+            b = nb = self.inference.context_beliefs(self._windows(counts, cfg.time_steps, "episode", False))
+        elif cfg.online_inference:
             b, nb = self.inference.transition_beliefs(seq)
         else:  # trajectory-level: one belief from an independent window of the same task, for s and s'
             b = nb = self.inference.context_beliefs(self._windows(counts, cfg.time_steps, "trial", False))

@@ -144,6 +144,40 @@ def test_info_nce_equals_hand_computed_value() -> None:
     assert float(info_nce(query, keys, groups)) == pytest.approx(expected, rel=1e-6)
 
 
+def test_same_group_partner_pairs_rows_of_one_task() -> None:
+    """``contrastive_positive = "task"``: each row's key comes from another row (window) of its task."""
+    from methods.moss.inference import same_group_partner
+
+    groups = torch.tensor([3, 1, 3, 3, 2, 1, 7])
+    partner = same_group_partner(groups)
+    assert partner.tolist() == [2, 5, 3, 0, 4, 1, 6]
+    assert bool((groups[partner] == groups).all())
+
+
+@pytest.mark.parametrize("across", [False, True])
+def test_contrastive_key_comes_from_the_configured_window(across: bool) -> None:
+    """The InfoNCE key of a window is the embedding after another step of the same window
+    (``contrastive_positive = "trajectory"``) or after a step of another window of its task ("task")."""
+    from methods.moss.inference import contrastive_pairs
+
+    gen = torch.Generator().manual_seed(12)
+    lengths = torch.tensor([5, 3, 4, 2])
+    groups = torch.tensor([0, 0, 1, 1])
+    emb = torch.arange(4 * 6, dtype=torch.float32).reshape(4, 6, 1)  # row r, step j -> 6 r + j
+    for _ in range(20):
+        u = torch.rand(2, 4, generator=gen)
+        query, key = contrastive_pairs(emb, lengths, groups, u, across)
+        q_row, q_step = query[:, 0].long() // 6, query[:, 0].long() % 6
+        k_row, k_step = key[:, 0].long() // 6, key[:, 0].long() % 6
+        assert q_row.tolist() == [0, 1, 2, 3]
+        assert bool((q_step >= 1).all()) and bool((q_step <= lengths).all())
+        assert bool((k_step >= 1).all()) and bool((k_step <= lengths[k_row]).all())
+        if across:
+            assert k_row.tolist() == [1, 0, 3, 2]
+        else:
+            assert k_row.tolist() == [0, 1, 2, 3] and bool((k_step != q_step).all())
+
+
 # ---------------------------------------------------------------------------------- recurrent prior
 
 
@@ -331,6 +365,34 @@ def test_window_transitions_give_every_step_with_its_belief() -> None:
     torch.testing.assert_close(nb[4], torch.cat([mean, logvar]))
 
 
+def test_window_transitions_take_beliefs_from_another_window_of_the_task() -> None:
+    """``sac_belief_context = "same-task"``: the transitions are the batch's, the belief of transition j is
+    the one after min(j, n) transitions of the context window; the batch as its own context is the default."""
+    torch.manual_seed(11)
+    gen = torch.Generator().manual_seed(11)
+    inf = TaskInference(OBS, ACT, SMALL, contrastive=False, device=torch.device("cpu"))
+    batch = _window_batch(2, 4, gen)
+    batch.mask[0, :1] = 0.0
+    own = inf.window_transitions(batch)
+    for a, b in zip(own, inf.window_transitions(batch, batch), strict=True):
+        torch.testing.assert_close(a, b)
+    other = _window_batch(2, 3, gen)
+    other.mask[1, :1] = 0.0  # row 1 of the context: 2 real transitions
+    obs, b, action, reward, next_obs, nb, term = inf.window_transitions(batch, other)
+    for x, y in zip((obs, action, reward, next_obs, term), (own[0], *own[2:5], own[6]), strict=True):
+        torch.testing.assert_close(x, y)
+    feats, _ = left_align(other.context, other.mask)
+    hidden = inf.encoder.rollout(feats)  # [2, 4, H]
+    def belief(row: int, n: int) -> torch.Tensor:
+        mean, logvar = inf.encoder.posterior(hidden[row, n]).best_component()
+        return torch.cat([mean, logvar])
+    torch.testing.assert_close(b[0], belief(0, 0))
+    torch.testing.assert_close(b[2], belief(0, 2))
+    torch.testing.assert_close(nb[2], belief(0, 3))
+    torch.testing.assert_close(b[3 + 3], belief(1, 2))  # row 1, transition 3: only 2 context transitions
+    torch.testing.assert_close(nb[3 + 3], belief(1, 2))
+    assert not torch.allclose(b, own[1])
+
 @pytest.mark.parametrize("learn", [False, True])
 def test_temperature_is_fixed_unless_learned(learn: bool) -> None:
     """The paper's fixed 0.2 stays put; ``learn_alpha`` (alias ``sac_learn_alpha``) starts there and moves it
@@ -492,3 +554,23 @@ def test_critic_on_behaviour_values_given_and_greedy_actions() -> None:
     assert rand.q_data != pytest.approx(rand.q_policy, abs=1e-4)
     expected = np.mean([sum(cfg.gamma ** k for k in range(t - s)) for s in range(t)])
     assert rand.mc_return == pytest.approx(expected, rel=1e-6) and rand.episode_return == pytest.approx(t)
+
+
+def test_readout_transfer_separates_task_from_behaviour() -> None:
+    """:func:`readout_transfer` (``moss_belief_drift.py --against``): beliefs that name the task whatever
+    the behaviour keep the read-out's R^2 and a slope of 1 on the other episodes; beliefs that read another
+    behaviour as smaller task values (the stuck cheetah-vel seed: slope 0.64) lose both."""
+    from methods.moss.diagnostics import readout_transfer
+
+    rng = np.random.default_rng(0)
+    tau = rng.uniform(0.0, 3.0, size=12)
+    noise = rng.normal(size=(12, 40, 4))
+    own = np.concatenate([tau[:, None, None] + 0.05 * noise[..., :1], noise[..., 1:]], axis=-1)
+    same = readout_transfer(own, own + 0.05 * rng.normal(size=own.shape), tau, latent_dim=2)
+    assert same.r2_own > 0.95 and same.r2_other > 0.9
+    assert same.slope_other == pytest.approx(1.0, abs=0.05) and same.shift < 0.2
+    shifted = own.copy()
+    shifted[..., 0] *= 0.6
+    moved = readout_transfer(own, shifted, tau, latent_dim=2)
+    assert moved.r2_own == pytest.approx(same.r2_own, abs=0.02)
+    assert moved.r2_other < 0.6 and moved.slope_other == pytest.approx(0.6, abs=0.05) and moved.shift > 0.2
