@@ -5,11 +5,14 @@ replay buffer pre-filled with random transitions; each timing includes sampling 
 replay buffer. The two run interleaved (ours, SB3, ours, ...) and the medians are printed, in updates per
 CPU second of this process (robust to other jobs on the machine). Each row also shows the matmul FLOPs of
 one update and the arithmetic limit: the time those products take back to back at this core's measured
-``torch.mm`` speed at the same shapes; ``% of limit`` is that time over the measured update time. Usage::
+``torch.mm`` speed at the same shapes; ``% of limit`` is that time over the measured update time. The
+``compiled`` column is our block with ``SACConfig(compile=True)`` (losses through ``torch.compile``; its
+compilation happens in the warm-up, outside the timing). Usage::
 
     python -m benchmarks.bench_sac_update                    # 2x64, 2x256, 3x300; batch 256, 1 thread
     python -m benchmarks.bench_sac_update --widths 256x2 --threads 2 --device cuda --updates 2000
-    python -m benchmarks.bench_sac_update --smoke            # seconds: tiny run (tests)
+    python -m benchmarks.bench_sac_update --no-compile       # without the compiled column
+    python -m benchmarks.bench_sac_update --smoke            # seconds: tiny run (tests; no compiled column)
 """
 
 from __future__ import annotations
@@ -52,11 +55,12 @@ def random_data(n: int, obs_dim: int, act_dim: int, seed: int) -> dict[str, np.n
     }
 
 
-def ours_runner(args: argparse.Namespace, hidden: Sequence[int], data: dict[str, np.ndarray]
-                ) -> Callable[[], float]:
+def ours_runner(args: argparse.Namespace, hidden: Sequence[int], data: dict[str, np.ndarray],
+                compile: bool = False) -> Callable[[], float]:
     """``() -> updates per second`` of ``SAC.update_many`` with batches from our ``ReplayBuffer``."""
     n = len(data["reward"])
-    sac = SAC(args.obs_dim, args.act_dim, SACConfig(hidden=tuple(hidden), batch_size=args.batch), args.device)
+    config = SACConfig(hidden=tuple(hidden), batch_size=args.batch, compile=compile)
+    sac = SAC(args.obs_dim, args.act_dim, config, args.device)
     buf = ReplayBuffer(args.obs_dim, args.act_dim, n, np.random.default_rng(0), args.device)
     buf.add_transitions(data["obs"], data["action"], data["reward"], data["next_obs"], data["terminated"],
                         np.arange(n) % 1000 == 0)
@@ -121,10 +125,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-sb3", action="store_true", help="only our block (no SB3 column)")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="no compiled column (SACConfig(compile=True))")
     parser.add_argument("--smoke", action="store_true", help="seconds: tiny sizes (tests)")
     args = parser.parse_args(argv)
     if args.smoke:
         args.widths, args.updates, args.repeats, args.warmup, args.buffer = ["16x2"], 3, 1, 1, 1000
+        args.no_compile = True
     return args
 
 
@@ -136,24 +143,29 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
     print(f"SAC update: batch {args.batch}, obs {args.obs_dim}, act {args.act_dim}, device {args.device}, "
           f"{args.threads} thread(s); updates per CPU second, median of {args.repeats} interleaved repeats")
     print(f"{'hidden':>8} {'ours/s':>8} {'SB3/s':>8} {'ours/SB3':>9} {'MFLOP/upd':>10} {'mm GFLOP/s':>11} "
-          f"{'limit/s':>8} {'% of limit':>11}")
+          f"{'limit/s':>8} {'% of limit':>11} {'compiled/s':>11} {'comp/SB3':>9} {'comp % lim':>11}")
     out: dict[str, dict[str, float]] = {}
     for text in args.widths:
         hidden = parse_widths(text)
         variants = {"ours": ours_runner(args, hidden, data)}
         if not args.no_sb3:
             variants["sb3"] = sb3_runner(args, hidden, data)
+        if not args.no_compile:
+            variants["compiled"] = ours_runner(args, hidden, data, compile=True)
         rates = interleaved(variants, args.repeats)
         shapes = sac_update_matmuls(args.batch, args.obs_dim, args.act_dim, hidden)
         limit_s = arithmetic_limit(shapes, args.device, 0.002 if args.smoke else 0.01)
         fl = flops(shapes)
         sb3 = rates.get("sb3", float("nan"))
+        comp = rates.get("compiled", float("nan"))
         row = {"ours": rates["ours"], "sb3": sb3, "ratio": rates["ours"] / sb3, "mflop": fl / 1e6,
                "mm_gflops": fl / limit_s / 1e9, "limit_rate": 1 / limit_s,
-               "fraction": rates["ours"] * limit_s}
+               "fraction": rates["ours"] * limit_s, "compiled": comp, "compiled_ratio": comp / sb3,
+               "compiled_fraction": comp * limit_s}
         out[text] = row
         print(f"{text:>8} {row['ours']:8.1f} {sb3:8.1f} {row['ratio']:9.2f} {row['mflop']:10.1f} "
-              f"{row['mm_gflops']:11.1f} {row['limit_rate']:8.1f} {100 * row['fraction']:10.0f}%")
+              f"{row['mm_gflops']:11.1f} {row['limit_rate']:8.1f} {100 * row['fraction']:10.0f}% "
+              f"{comp:11.1f} {row['compiled_ratio']:9.2f} {100 * row['compiled_fraction']:10.0f}%")
     return out
 
 

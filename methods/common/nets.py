@@ -7,7 +7,8 @@ API (stable; extend additively):
   cleanrl use for SAC). ``out_dim=None`` ends with the last hidden layer (plus its activation), handy for
   trunks shared by several heads.
 * ``EnsembleLinear(ensemble, in_dim, out_dim)``: ``ensemble`` independent Linear layers evaluated in one
-  batched matmul; input ``[E, B, in]`` -> ``[E, B, out]``.
+  batched matmul; input ``[E, B, in]`` -> ``[E, B, out]``; ``forward(x, frozen=True)`` detaches the
+  parameters (gradients reach the input only).
 * ``ensemble_mlp(ensemble, in_dim, hidden, out_dim, activation=nn.ReLU)``: ``E`` independent MLPs in one
   ``nn.Sequential`` of ``EnsembleLinear`` layers (used by :class:`methods.common.sac.TwinQ`: both critics in
   one forward pass).
@@ -80,9 +81,13 @@ class EnsembleLinear(nn.Module):
         nn.init.uniform_(self.weight, -bound, bound)
         nn.init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, frozen: bool = False) -> torch.Tensor:
+        """``[E, B, in]`` or ``[B, in]`` -> ``[E, B, out]``; ``frozen``: parameters detached (gradients reach
+        ``x`` only)."""
         if x.dim() == 2:
             x = x.unsqueeze(0).expand(self.ensemble, -1, -1)
+        if frozen:
+            return torch.baddbmm(self.bias.detach(), x, self.weight.detach())
         return torch.baddbmm(self.bias, x, self.weight)
 
     def extra_repr(self) -> str:

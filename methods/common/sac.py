@@ -15,8 +15,9 @@ API (stable; extend additively):
 * :class:`TanhGaussianActor` ``(in_dim, act_dim, hidden, log_std_min=-20, log_std_max=2)``:
   ``forward(x, deterministic=False) -> (action [..., act_dim] in (-1, 1), log_prob [...])``;
   ``dist_params(x) -> (mean, log_std)`` (pre-tanh, clamped).
-* :class:`TwinQ` ``(in_dim, act_dim, hidden, num_q=2)``: ``forward(obs, act) -> q [num_q, ...]`` (both
-  critics in one batched pass; ``q1, q2 = critic(obs, act)`` unpacks).
+* :class:`TwinQ` ``(in_dim, act_dim, hidden, num_q=2)``: ``forward(obs, act, frozen=False) -> q [num_q, ...]``
+  (both critics in one batched pass; ``q1, q2 = critic(obs, act)`` unpacks; ``frozen``: parameters
+  detached, gradients reach the inputs only).
 * :class:`SAC` ``(obs_dim, act_dim, config, device)`` holding ``actor``, ``critic``, ``critic_target``,
   ``log_alpha`` and the optimizers ``actor_opt``, ``critic_opt``, ``alpha_opt`` (None when alpha is fixed):
 
@@ -29,6 +30,8 @@ API (stable; extend additively):
     parameters get no gradient from it (a non-detached ``critic_obs`` does: detach it unless the policy
     loss should train what produced it); ``info["log_prob"]`` (detached ``[B]``) feeds ``alpha_loss``.
   - ``alpha_loss(log_prob) -> loss | None`` (None when alpha is fixed).
+  - ``actor_losses(obs, critic_obs=None) -> (loss, info, alpha_loss)``: both of the above (what ``step`` runs,
+    compiled with ``config.compile``).
   - ``critic_step(loss)``, ``actor_step(loss)``, ``alpha_step(loss)``: zero the block's own grads, backward,
     clip (``max_grad_norm``), step. Composition: zero your encoder's grads, call ``critic_step(loss + kl)``,
     then step your encoder optimizer (the backward fills its grads too).
@@ -41,15 +44,19 @@ API (stable; extend additively):
   - ``soft_update_targets(tau=None)``, ``act(obs, deterministic) -> action`` (no grad),
     ``alpha`` (tensor), ``state_dict()`` / ``load_state_dict()`` (networks, optimizers, temperature, counter).
 
-Performance notes: both critics run in one ``baddbmm`` per layer, the Polyak update is one fused
-``_foreach_lerp_``, optimizers use PyTorch's fused/foreach Adam, and nothing calls ``.item()`` except when
-stats are returned.
+Performance notes: both critics run in one ``baddbmm`` per layer, the policy loss reads them with detached
+parameters (no ``requires_grad`` switching), the Polyak update is one fused ``_foreach_lerp_``, optimizers
+use PyTorch's fused/foreach Adam, and nothing calls ``.item()`` except when stats are returned.
+``SACConfig(compile=True)`` runs ``critic_loss`` and ``actor_losses`` through ``torch.compile`` (opt-in: other
+float rounding; on the 2-core CPU it was measured slower than eager, see the README's Performance
+section).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -59,7 +66,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness.config_fields import Alias
-from methods.common.nets import ensemble_mlp, mlp
+from methods.common.nets import EnsembleLinear, ensemble_mlp, mlp
 from methods.common.replay import TransitionBatch
 
 _LOG_2 = math.log(2.0)
@@ -115,6 +122,14 @@ class SACConfig:
     """Lower clamp of the actor's log-std (SB3 ``LOG_STD_MIN``)."""
     log_std_max: float = 2.0
     """Upper clamp of the actor's log-std (SB3 ``LOG_STD_MAX``)."""
+    compile: bool = False
+    """Run the update's two losses (critic; actor with temperature), forward and backward, through
+    ``torch.compile`` (Inductor: fused kernels, less per-op overhead). Opt-in because fused kernels round
+    differently: results agree with the default (eager) path up to float rounding, not bit for bit. The
+    random draws are the eager ones (``fallback_random``). The first updates pay the compilation (tens of
+    seconds on a CPU, once per process and input shape); where compiling fails (no C++ compiler, an
+    unsupported platform) the block warns once and runs eagerly. Off the update (``act``, hooks) nothing is
+    compiled."""
 
     def sac_config(self) -> SACConfig:
         """The SAC block's settings of this (method-specific) config, as a plain :class:`SACConfig`."""
@@ -182,11 +197,41 @@ class TwinQ(nn.Module):
         self.num_q = num_q
         self.net = ensemble_mlp(num_q, in_dim + act_dim, hidden, 1)
 
-    def forward(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+    def forward(self, obs: torch.Tensor, act: torch.Tensor, frozen: bool = False) -> torch.Tensor:
+        """``q [num_q, ...]``; ``frozen``: the critics' parameters detached (gradients reach the inputs only,
+        as the policy loss needs)."""
         x = torch.cat([obs, act], dim=-1)
         lead = x.shape[:-1]
-        q = self.net(x.reshape(-1, x.shape[-1]))  # [num_q, B*, 1]
-        return q.reshape(self.num_q, *lead)
+        q = x.reshape(-1, x.shape[-1])
+        for layer in self.net:
+            q = layer(q, frozen) if isinstance(layer, EnsembleLinear) else layer(q)
+        return q.reshape(self.num_q, *lead)  # from [num_q, B*, 1]
+
+
+class _Compiled:
+    """``fn`` run through ``torch.compile`` (eager random draws), falling back to ``fn`` itself, with one
+    warning, where compiling fails (``torch.compile`` missing, no C++ compiler, an unsupported op)."""
+
+    def __init__(self, fn: Callable[..., Any], name: str) -> None:
+        self.fn, self.name = fn, name
+        self.compiled: Callable[..., Any] | None = None
+        try:
+            self.compiled = torch.compile(fn, options={"fallback_random": True})
+        except Exception as err:  # any failure of the optional path: run eagerly
+            self._fall_back(err)
+
+    def _fall_back(self, err: Exception) -> None:
+        self.compiled = None
+        warnings.warn(f"SAC compile=True: compiling {self.name} failed ({type(err).__name__}: "
+                      f"{str(err).splitlines()[0] if str(err) else ''}); running it eagerly", stacklevel=3)
+
+    def __call__(self, *args: Any) -> Any:
+        if self.compiled is not None:
+            try:
+                return self.compiled(*args)
+            except Exception as err:  # a genuine error raises again from the eager call below
+                self._fall_back(err)
+        return self.fn(*args)
 
 
 def _adam(params: Iterable[torch.Tensor], lr: float, device: torch.device) -> torch.optim.Adam:
@@ -339,6 +384,12 @@ class SAC:
         self._critic_params: list[torch.Tensor] = list(self.critic.parameters())
         self._target_params: list[torch.Tensor] = list(self.critic_target.parameters())
         self.num_updates = 0
+        self._critic_loss: Callable[..., tuple[torch.Tensor, dict[str, torch.Tensor]]] = self.critic_loss
+        self._actor_losses: Callable[..., tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor | None]]
+        self._actor_losses = self.actor_losses
+        if cfg.compile:
+            self._critic_loss = _Compiled(self.critic_loss, "critic_loss")
+            self._actor_losses = _Compiled(self.actor_losses, "actor_losses")
 
     # ------------------------------------------------------------------------------------------ pieces
 
@@ -393,13 +444,8 @@ class SAC:
             ``entropy`` (mean of ``-log_prob``).
         """
         action, log_prob = self.actor(obs)
-        for p in self._critic_params:  # no critic weight gradients from the policy loss
-            p.requires_grad_(False)
-        try:
-            q = self.critic(obs if critic_obs is None else critic_obs, action).min(dim=0).values
-        finally:
-            for p in self._critic_params:
-                p.requires_grad_(True)
+        # frozen: no critic weight gradients from the policy loss
+        q = self.critic(obs if critic_obs is None else critic_obs, action, frozen=True).min(dim=0).values
         loss = (self.alpha * log_prob - q).mean()
         logp = log_prob.detach()
         return loss, {"log_prob": logp, "entropy": -logp.mean()}
@@ -409,6 +455,13 @@ class SAC:
         if not self.config.learn_alpha:
             return None
         return -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
+
+    def actor_losses(
+        self, obs: torch.Tensor, critic_obs: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor | None]:
+        """:meth:`actor_loss` and the :meth:`alpha_loss` of its log-probs: ``(loss, info, alpha_loss)``."""
+        loss, info = self.actor_loss(obs, critic_obs)
+        return loss, info, self.alpha_loss(info["log_prob"])
 
     def _clip(self, params: list[torch.Tensor]) -> None:
         if self.config.max_grad_norm is not None:
@@ -453,7 +506,7 @@ class SAC:
         """
         h = hooks or _PLAIN
         if h.bellman is None:
-            c_loss, c_info = self.critic_loss(batch.obs, batch.action, batch.reward, batch.next_obs,
+            c_loss, c_info = self._critic_loss(batch.obs, batch.action, batch.reward, batch.next_obs,
                                               batch.done, batch.next_obs_actor)
         else:
             c_loss, c_info = h.bellman(batch)
@@ -462,10 +515,9 @@ class SAC:
         _step(h.critic_upstream)
         actor_obs = batch.obs if batch.actor_obs is None else batch.actor_obs
         critic_obs = None if h.actor_critic_obs is None else h.actor_critic_obs()
-        a_loss, a_info = self.actor_loss(actor_obs, critic_obs)
+        a_loss, a_info, al_loss = self._actor_losses(actor_obs, critic_obs)
         if h.actor_penalty is not None:
             a_loss = a_loss + h.actor_penalty(actor_obs)
-        al_loss = self.alpha_loss(a_info["log_prob"])
         _zero(h.actor_upstream)
         if al_loss is None or self.alpha_opt is None:
             self.actor_step(a_loss)
