@@ -574,3 +574,26 @@ def test_readout_transfer_separates_task_from_behaviour() -> None:
     moved = readout_transfer(own, shifted, tau, latent_dim=2)
     assert moved.r2_own == pytest.approx(same.r2_own, abs=0.02)
     assert moved.r2_other < 0.6 and moved.slope_other == pytest.approx(0.6, abs=0.05) and moved.shift > 0.2
+
+
+def test_same_task_beliefs_only_on_stationary_suites_and_in_the_bench_profile() -> None:
+    """The fix of the stuck cheetah-vel seed (MoSS README, "The belief reads the behaviour"): the bench
+    profile pairs SAC samples with beliefs from another window of the task and takes InfoNCE positives from
+    another window on the stationary MuJoCo groups; non-stationary suites keep the preceding window even when
+    asked (another window may hold another task), and the paper profile keeps the paper's settings."""
+    from harness.config import method_config
+    from harness.context import RunContext
+    from harness.registry import get_method, get_suite
+
+    cls = get_method("moss")
+    for name in ("cheetah-vel", "cheetah-vel-ood", "cheetah-dir", "ant-dir"):
+        cfg = method_config(cls, get_suite(name), "bench")
+        assert (cfg.sac_belief_context, cfg.contrastive_positive) == ("same-task", "task"), name
+        paper = method_config(cls, get_suite(name), "paper")
+        assert (paper.sac_belief_context, paper.contrastive_positive) == ("preceding", "trajectory"), name
+    assert method_config(cls, get_suite("cheetah-vel-nonstat"), "bench").sac_belief_context == "preceding"
+    for name, expected in (("point-goal", True), ("point-goal-nonstat", False)):
+        suite = get_suite(name)
+        method: Any = cls(method_config(cls, suite, "smoke", sets={"sac_belief_context": "same-task"}))
+        method.setup(suite, suite.train_tasks(0, 2), RunContext(seed=0))
+        assert method.same_task_beliefs is expected, name
