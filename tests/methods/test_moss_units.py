@@ -597,3 +597,20 @@ def test_same_task_beliefs_only_on_stationary_suites_and_in_the_bench_profile() 
         method: Any = cls(method_config(cls, suite, "smoke", sets={"sac_belief_context": "same-task"}))
         method.setup(suite, suite.train_tasks(0, 2), RunContext(seed=0))
         assert method.same_task_beliefs is expected, name
+
+
+def test_bench_profile_takes_half_a_sac_step_per_env_step_on_every_bench_suite() -> None:
+    """The bench profile's update ratio (harness/profiles.py: identical for every SAC-based method) holds
+    for MoSS's iteration on each bench suite, also where the suite has only two training tasks."""
+    from harness.config import method_config
+    from harness.profiles import BENCH_BUDGETS, get_profile
+    from harness.registry import get_method, get_suite
+
+    cls = get_method("moss")
+    for name in BENCH_BUDGETS:
+        suite = get_suite(name)
+        cfg = method_config(cls, suite, "bench")
+        n_train = get_profile("bench").num_tasks(suite)[0]
+        tasks = min(cfg.num_train_tasks_per_episode, n_train)
+        steps = tasks * math.ceil(cfg.num_transitions_per_episode / suite.horizon) * suite.horizon
+        assert cfg.num_training_steps_policy / steps == pytest.approx(0.5), (name, tasks, steps)
