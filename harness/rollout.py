@@ -128,6 +128,12 @@ class EnvPool:
             obs = np.concatenate([obs, task.vector().astype(np.float32)])
         return obs
 
+    def observations(self, envs: Sequence[gym.Env], obs: Sequence[Any]) -> np.ndarray:
+        """``[len(envs), obs_dim]``: :meth:`observation` of each env's raw observation, as rows."""
+        if self.task_obs:
+            return np.stack([self.observation(env, o) for env, o in zip(envs, obs, strict=True)])
+        return np.asarray(obs, dtype=np.float32).reshape(len(obs), -1)
+
     def next_episode_seed(self, task_id: int) -> int:
         seed = derive_seed(self.seed, self.stream, "episode", task_id, int(self.episodes_run[task_id]))
         self.episodes_run[task_id] += 1
@@ -188,7 +194,8 @@ def run_trial(
         success=np.zeros((n, t_max), bool),
         task_ids=ids,
     )
-    truth = GroundTruth(np.zeros((n, t_max, spec.task_dim), np.float32), [[None] * t_max for _ in range(n)])
+    truth = (GroundTruth(np.zeros((n, t_max, spec.task_dim), np.float32), [[None] * t_max for _ in range(n)])
+             if record_truth else None)
     slot = 0
     taken = 0
     for ep in range(episodes):
@@ -206,28 +213,34 @@ def run_trial(
             if not running.any():
                 break
             action = np.asarray(agent.act(obs, deterministic), dtype=np.float32).reshape(n, -1)
-            action = np.clip(action, -1.0, 1.0)
-            next_obs = obs.copy()
-            reward = np.zeros(n, np.float32)
-            term = np.zeros(n, bool)
-            trunc = np.zeros(n, bool)
-            for i in np.flatnonzero(running):
-                o, r, te, tr, info = envs[i].step(action[i])
-                next_obs[i] = pool.observation(envs[i], o)
-                reward[i], term[i] = r, te
-                trunc[i] = (tr or t == horizon - 1) and not te
-                ro.success[i, slot + t] = bool(info.get("success", False))
-                if record_truth:
-                    task = info["task"]
-                    truth.tasks[i][slot + t] = task
-                    truth.task_vector[i, slot + t] = task.vector()
+            # np.clip's values (NaN included) without its Python-level dispatch
+            action = np.minimum(np.maximum(action, -1.0), 1.0)
             s = slot + t
+            idx = np.flatnonzero(running).tolist()
+            rows = list(action)
+            steps = [envs[i].step(rows[i]) for i in idx]
+            # One batched write per field instead of numpy scalar writes per env (same values and casts).
+            next_obs = obs.copy()
+            next_obs[idx] = pool.observations([envs[i] for i in idx], [st[0] for st in steps])
+            reward = np.zeros(n, np.float32)
+            reward[idx] = [st[1] for st in steps]
+            term = np.zeros(n, bool)
+            term[idx] = [bool(st[2]) for st in steps]
+            trunc = np.zeros(n, bool)
+            trunc[idx] = [bool(st[3]) or t == horizon - 1 for st in steps]
+            trunc &= ~term
+            ro.success[idx, s] = [bool(st[4].get("success", False)) for st in steps]
+            if truth is not None:
+                for i, st in zip(idx, steps, strict=True):
+                    task = st[4]["task"]
+                    truth.tasks[i][s] = task
+                    truth.task_vector[i, s] = task.vector()
             ro.obs[:, s], ro.action[:, s], ro.reward[:, s], ro.next_obs[:, s] = obs, action, reward, next_obs
             ro.terminated[:, s], ro.truncated[:, s] = term, trunc
             ro.active[:, s], ro.episode[:, s] = running, ep
-            taken += int(running.sum())
+            taken += len(idx)
             agent.observe(StepBatch(obs, action, reward, next_obs, term, trunc, running.copy()))
             running = running & ~(term | trunc)
             obs = next_obs
         slot += horizon
-    return ro, (truth if record_truth else None)
+    return ro, truth

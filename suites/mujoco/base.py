@@ -57,6 +57,7 @@ class MujocoTaskEnv(TaskEnv, MujocoEnv):
     frame_skip_default: ClassVar[int]
     task_types: ClassVar[tuple[type[Task], ...]]
     contact_forces: ClassVar[bool] = False
+    _dt: float | None = None
     metadata = {"render_modes": ["human", "rgb_array", "depth_array"]}  # noqa: RUF012 (gym API)
 
     def __init__(self, task: Task, horizon: int) -> None:
@@ -73,6 +74,14 @@ class MujocoTaskEnv(TaskEnv, MujocoEnv):
         obs_dim = self._observe().shape[0]
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
         self._apply_task(task)
+
+    @property
+    def dt(self) -> float:
+        """Seconds per control step, ``timestep * frame_skip``: ``MujocoEnv.dt``'s value, computed once
+        (that property reads the model's options on every call; no task changes the timestep)."""
+        if self._dt is None:
+            self._dt = self.model.opt.timestep * self.frame_skip
+        return self._dt
 
     # ------------------------------------------------------------------------------------ MujocoEnv hooks
 

@@ -65,7 +65,7 @@ class HalfCheetahTaskEnv(MujocoTaskEnv):
         d = self.data
         if self._torso is None:  # body lookup by name once per env, not per step
             self._torso = self.model.body("torso").id
-        return np.concatenate([d.qpos[1:], d.qvel, d.xpos[self._torso]]).astype(np.float32)
+        return np.concatenate([d.qpos[1:], d.qvel, d.xpos[self._torso]], dtype=np.float32)  # = .astype
 
     def _snapshot(self) -> np.ndarray:
         return np.array([self.data.qpos[0]])
