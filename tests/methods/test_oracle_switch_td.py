@@ -1,0 +1,35 @@
+"""``scripts/oracle_switch_td.py``: the TD error of a task-seeing SAC run split by task switches."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "oracle_switch_td.py"
+
+
+def test_switch_split_on_a_nonstationary_toy_run(tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-m", "harness", "run", "--suite", "point-goal-nonstat", "--method",
+                          "sac-oracle,sac-mt", "--seeds", "0", "--profile", "smoke", "--out", str(tmp_path)],
+                         capture_output=True, text=True, check=False, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    spec = importlib.util.spec_from_file_location("oracle_switch_td", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses resolve their module
+    spec.loader.exec_module(mod)
+    from harness.trained import load_run
+
+    loaded = load_run(tmp_path / "point-goal-nonstat" / "sac-oracle" / "seed=0", device="cpu")
+    r = mod.switch_td_error(loaded.method, loaded.suite.spec.obs_dim, samples=200)
+    assert r.samples == 200 and 0.0 <= r.switch_share < 0.5
+    assert 0.0 <= r.loss_share_switch <= 1.0 and r.mse_other >= 0.0
+    assert mod.main([str(tmp_path / "point-goal-nonstat" / "sac-oracle" / "seed=0"), "--samples", "200"]) == 0
+    assert mod.main([str(tmp_path / "point-goal-nonstat" / "sac-mt" / "seed=0")]) == 2
+    with pytest.raises(SystemExit):
+        mod.main([])
