@@ -278,20 +278,16 @@ class TaskInference:
         ctx = batch.context
         w = idx.shape[1]
         valid = torch.arange(w, device=idx.device)[None, :] < lengths[:, None]
-        if context is None:
-            feats = take_steps(transition_features(ctx.obs, ctx.action, ctx.reward, ctx.next_obs), idx)
-            f = policy_features(self.encoder.posterior(self.encoder.rollout(feats)),
-                                self.config.bayes_adaptive)  # [M, W+1, F]
-            before, after = f[:, :w], f[:, 1:]
-        else:
-            c_idx, c_len = left_align_index(context.mask)
-            oc = context.context
-            c_feats = take_steps(transition_features(oc.obs, oc.action, oc.reward, oc.next_obs), c_idx)
-            f = policy_features(self.encoder.posterior(self.encoder.rollout(c_feats)),
-                                self.config.bayes_adaptive)  # [M, W'+1, F]
-            steps = torch.arange(w + 1, device=idx.device)[None, :].expand(len(c_len), -1)
-            g = take_steps(f, torch.minimum(steps, c_len[:, None]))  # [M, W+1, F]
-            before, after = g[:, :w], g[:, 1:]
+        source = batch if context is None else context
+        s_idx, s_len = left_align_index(source.mask)
+        sc = source.context
+        feats = take_steps(transition_features(sc.obs, sc.action, sc.reward, sc.next_obs), s_idx)
+        f = policy_features(self.encoder.posterior(self.encoder.rollout(feats)),
+                            self.config.bayes_adaptive)  # [M, W'+1, F]
+        # Belief after min(j, n) transitions of the source row (j <= n for every real transition of its own).
+        steps = torch.arange(w + 1, device=idx.device)[None, :].expand(len(s_len), -1)
+        g = take_steps(f, torch.minimum(steps, s_len[:, None]))  # [M, W+1, F]
+        before, after = g[:, :w], g[:, 1:]
         parts = [take_steps(x, idx)[valid] for x in (ctx.obs, ctx.action, ctx.reward, ctx.next_obs,
                                                      ctx.terminated)]
         obs, action, reward, next_obs, terminated = parts
