@@ -31,7 +31,8 @@ class EvalResult:
         returns: ``[n_tasks, episodes]`` undiscounted return per test task and episode index.
         success: ``[n_tasks, episodes]`` bool, success flag set at any step of the episode.
         lengths: ``[n_tasks, episodes]`` episode lengths in steps.
-        traces: per-step frame (task_id, episode, t, reward, task vector and belief columns) when asked for.
+        traces: per-step frame (task_id, episode, t, reward, task vector, ``achieved`` where the suite
+            defines :meth:`Suite.achieved`, and belief columns) when asked for.
     """
 
     returns: np.ndarray
@@ -95,10 +96,12 @@ class BeliefRecorder:
         self.beliefs.append(None if b is None else {k: np.array(v, copy=True) for k, v in b.items()})
 
 
-def _trace_frame(rollout: object, truth: object, beliefs: list, horizon: int) -> pd.DataFrame:
+def _trace_frame(rollout: object, truth: object, beliefs: list, suite: Suite) -> pd.DataFrame:
     from harness.rollout import GroundTruth, Rollout
 
     assert isinstance(rollout, Rollout) and isinstance(truth, GroundTruth)
+    horizon = suite.horizon
+    achieved = suite.achieved(rollout.obs, rollout.next_obs)  # [N, T, task_dim] or None
     n, t_max = rollout.reward.shape
     rows = []
     step_of_slot = {}  # slot -> index into beliefs (beliefs are appended once per executed slot)
@@ -119,6 +122,8 @@ def _trace_frame(rollout: object, truth: object, beliefs: list, horizon: int) ->
                 "true_task": truth.task_vector[i, s].tolist(),
                 "base_id": int(getattr(truth.tasks[i][s], "base_id", 0)),
             }
+            if achieved is not None:
+                row["achieved"] = achieved[i, s].tolist()
             b = beliefs[step_of_slot[s]] if s in step_of_slot and step_of_slot[s] < len(beliefs) else None
             if b is not None:
                 for key, value in b.items():
@@ -184,7 +189,7 @@ def evaluate(
             pool.close()  # this chunk's envs (the next chunk builds its own)
             traces = None
             if record_traces and recorder is not None:
-                traces = _trace_frame(rollout, truth, recorder.beliefs, suite.horizon)
+                traces = _trace_frame(rollout, truth, recorder.beliefs, suite)
             parts.append(EvalResult(rollout.episode_returns(), rollout.episode_success(),
                                     rollout.episode_lengths(), traces))
     finally:

@@ -153,6 +153,21 @@ class Suite(ABC):
             task_dim = int(self.train_tasks(0, 1)[0].vector().shape[0])
         return EnvSpec(self.obs_dim, self.act_dim, task_dim)
 
+    def achieved(self, obs: np.ndarray, next_obs: np.ndarray) -> np.ndarray | None:
+        """What the agent achieved in each step, in the units of ``Task.vector()`` (e.g. the forward
+        velocity when the task is a target velocity), so traces can show it beside the true task; None
+        (the default) where the suite has no such quantity.
+
+        Args:
+            obs: ``[..., obs_dim (+ task_dim)]`` observations the actions were taken in (a task part appended
+                for task-seeing methods is ignored).
+            next_obs: the same shape, observations after the steps.
+
+        Returns:
+            ``[..., task_dim]`` float32, or None.
+        """
+        return None
+
     def measure_spec(self) -> EnvSpec:
         """Dimensions measured on an env built for the first training task of seed 0 (declarations
         ignored; the env is closed again)."""

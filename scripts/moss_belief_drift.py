@@ -54,9 +54,9 @@ from methods.moss.diagnostics import (
     readout_transfer,
     window_beliefs,
 )
+from suites.mujoco.cheetah import forward_velocity
 
 #: Torso x index in a HalfCheetah observation and its control period (s), see suites.mujoco.cheetah.
-TORSO_X, DT = 17, 0.05
 
 
 def _rollout(run: TrainedRun, tasks: list[Any], retain_hidden: bool) -> tuple[Rollout, np.ndarray]:
@@ -111,7 +111,7 @@ def measure(
         ro, task_vec = _rollout(run, tasks, retain)
         out[f"{mode}_reward"] = _ranges(ro.reward, buckets)
         if velocity:
-            achieved = (ro.next_obs[..., TORSO_X] - ro.obs[..., TORSO_X]) / DT
+            achieved = forward_velocity(ro.obs, ro.next_obs)
             out[f"{mode}_velocity"] = _ranges(achieved, buckets)
             out[f"{mode}_velocity_error"] = _ranges(np.abs(achieved - task_vec[..., 0]), buckets)
             out["target_velocity"] = _ranges(task_vec[..., 0], buckets)

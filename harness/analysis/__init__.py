@@ -16,6 +16,7 @@ from harness.analysis.curves import (
 from harness.analysis.nonstationary import (
     TraceView,
     aggregate_over_seeds,
+    aligned_switch_progress,
     aligned_to_switches,
     belief_keys,
     belief_probe_error,
@@ -69,6 +70,7 @@ __all__ = [
     "adaptation_curves",
     "aggregate_estimates",
     "aggregate_over_seeds",
+    "aligned_switch_progress",
     "aligned_to_switches",
     "area_under_curve",
     "auc_scores",

@@ -1,9 +1,11 @@
 """Non-stationary tracking and belief geometry from ``traces.parquet`` (the final evaluation, per step).
 
 Trace frame columns (concatenated over runs): ``suite, method, seed, task_id, episode, t, reward,
-true_task`` (the task vector in force at that step, a list), ``base_id`` and ``belief_<key>`` (lists, only
-for methods exposing a belief). A *switch* is a step whose true task differs from the previous step of the
-same episode. Everything here is descriptive; seeds remain the runs axis for every CI.
+true_task`` (the task vector in force at that step, a list), ``base_id``, ``achieved`` (what the agent
+achieved in the task's units, a list, only for suites defining ``Suite.achieved``, e.g. the forward velocity
+on the cheetah velocity suites) and ``belief_<key>`` (lists, only for methods exposing a belief). A
+*switch* is a step whose true task differs from the previous step of the same episode. Everything here is
+descriptive; seeds remain the runs axis for every CI.
 """
 
 from __future__ import annotations
@@ -79,6 +81,43 @@ def aligned_to_switches(
             part["offset"] = part["t"] - ts
             parts.append(part)
     cat = pd.concat(parts, ignore_index=True).rename(columns={column: "value"})
+    return cat.groupby(["suite", "method", "seed", "offset"], as_index=False)["value"].mean()
+
+
+def aligned_switch_progress(
+    traces: pd.DataFrame, before: int = 10, after: int = 100, min_change: float = 0.5
+) -> pd.DataFrame:
+    """How far what the agent achieves has moved from the old task to the new one around each switch,
+    averaged per run: columns ``suite, method, seed, offset, value``.
+
+    For a switch from task vector ``old`` to ``new`` (``d = new - old``), a step's value is
+    ``(achieved - old) . d / |d|^2``: 0 while the agent still achieves the old task (e.g. runs at the old
+    target velocity), 1 once it achieves the new one. Switches with ``|d| < min_change`` (in the task's
+    units) are left out, since the ratio is noise there. Windows as in :func:`aligned_to_switches`. Rows
+    without ``achieved`` (suites without the quantity, runs written before it) are ignored.
+    """
+    columns = ["suite", "method", "seed", "offset", "value"]
+    if "achieved" not in traces:
+        return pd.DataFrame(columns=columns)
+    df = _sorted(traces[traces["achieved"].notna()])
+    parts = []
+    for keys, ep in df.groupby(EPISODE_KEYS, sort=False):
+        task = stack_column(ep["true_task"])
+        achieved = stack_column(ep["achieved"])
+        t = ep["t"].to_numpy()
+        starts = np.flatnonzero(np.any(task[1:] != task[:-1], axis=1)) + 1  # row index of each switch
+        for i, p in enumerate(starts):
+            d = task[p] - task[p - 1]
+            if float(np.linalg.norm(d)) < min_change:
+                continue
+            lo = max(p - before, starts[i - 1] if i > 0 else 0)
+            hi = min(p + after, starts[i + 1] if i + 1 < len(starts) else len(ep))
+            value = (achieved[lo:hi] - task[p - 1]) @ d / float(d @ d)
+            parts.append(pd.DataFrame({"suite": keys[0], "method": keys[1], "seed": keys[2],
+                                       "offset": t[lo:hi] - t[p], "value": value}))
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    cat = pd.concat(parts, ignore_index=True)
     return cat.groupby(["suite", "method", "seed", "offset"], as_index=False)["value"].mean()
 
 

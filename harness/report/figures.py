@@ -209,16 +209,23 @@ def steps_figure(steps: pd.DataFrame, fraction: float, colours: Mapping[str, str
 
 
 def switch_figure(
-    reward: pd.DataFrame, probe: pd.DataFrame | None, suite: str, colours: Mapping[str, str]
+    reward: pd.DataFrame,
+    probe: pd.DataFrame | None,
+    suite: str,
+    colours: Mapping[str, str],
+    progress: pd.DataFrame | None = None,
 ) -> go.Figure:
-    """Reward (and belief probe error) against steps since a task switch, mean over seeds with CI."""
-    rows = 2 if probe is not None and not probe.empty else 1
-    titles = ["reward around a switch"] + (
-        ["belief read-out error (linear probe; 1 = chance)"] if rows == 2 else []
-    )
-    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, subplot_titles=titles, vertical_spacing=0.12)
-    for r, df in enumerate([reward, probe][:rows], start=1):
-        assert df is not None
+    """Reward, what the agent achieves (where the suite defines it) and the belief probe error against steps
+    since a task switch, mean over seeds with CI (frames of :func:`harness.analysis.aggregate_over_seeds`)."""
+    panels = [("reward around a switch", reward)]
+    if progress is not None and not progress.empty:
+        panels.append(("achieved, from the old task (0) to the new one (1)", progress))
+    if probe is not None and not probe.empty:
+        panels.append(("belief read-out error (linear probe; 1 = chance)", probe))
+    rows = len(panels)
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, subplot_titles=[p[0] for p in panels],
+                        vertical_spacing=0.12 if rows < 3 else 0.08)
+    for r, (_, df) in enumerate(panels, start=1):
         for m, g in df.groupby("method", sort=True):
             g = g.sort_values("offset")
             fig.add_trace(

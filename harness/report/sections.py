@@ -308,7 +308,9 @@ def nonstationary(ctx: Context) -> Section:
         "nonstationary",
         "Non-stationary tracking",
         "Final-evaluation traces of suites whose task switches inside an episode: reward around a switch "
-        "(mean over switches per seed, then over seeds with 95% CI), how well a linear read-out of the "
+        "(mean over switches per seed, then over seeds with 95% CI), where the suite defines it what the "
+        "agent achieves (e.g. its velocity) as the fraction of the way from the old task to the new one, "
+        "how well a linear read-out of the "
         "belief recovers the true task, and one example trial.",
     )
     if traces.empty:
@@ -325,6 +327,8 @@ def nonstationary(ctx: Context) -> Section:
     for suite in sorted(switches["suite"].unique()):
         tr = traces[traces["suite"] == suite]
         reward = ns.aggregate_over_seeds(ns.aligned_to_switches(tr, "reward"), ctx.rng, reps=ctx.reps)
+        moved = ns.aligned_switch_progress(tr)
+        progress = ns.aggregate_over_seeds(moved, ctx.rng, reps=ctx.reps) if not moved.empty else None
         probe = None
         if key is not None:
             with_probe = ns.belief_probe_error(tr, key)
@@ -333,7 +337,7 @@ def nonstationary(ctx: Context) -> Section:
                     ns.aligned_to_switches(with_probe, "probe_error"), ctx.rng, reps=ctx.reps
                 )
         sec.add_figure(
-            figures.switch_figure(reward, probe, suite, ctx.colours), f"switch-{suite}", static=True
+            figures.switch_figure(reward, probe, suite, ctx.colours, progress), f"switch-{suite}", static=True
         )
         for method in sorted(tr["method"].unique()):
             run = tr[tr["method"] == method]

@@ -4,7 +4,8 @@
   cannot tell tasks apart, so it learns the best task-agnostic policy: the floor a meta-RL method must beat.
 * ``sac-oracle``: the same learner with ``sees_task = True``: the harness appends the true task vector to
   its observations (for non-stationary suites, the current task), the ceiling of what task inference can
-  buy.
+  buy. Its ``bootstrap_task`` says which task the next observation of a stored transition carries where the
+  task switches inside an episode (see :class:`SacOracleConfig`).
 
 Schedule of one ``train_step``: sample ``tasks_per_step`` training tasks, collect ``episodes_per_task``
 episodes on each in parallel (uniform random actions until ``learning_starts`` env steps, then the
@@ -14,9 +15,10 @@ carried over). ``learning_starts`` is capped at a quarter of the run's budget so
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -24,6 +26,7 @@ import torch
 from harness.agent import Agent
 from harness.method import Method
 from harness.registry import register_method
+from harness.rollout import Rollout
 from methods.baselines.random_policy import RandomAgent, sample_task_ids
 from methods.common.replay import ReplayBuffer
 from methods.common.sac import SAC, SACConfig, TanhGaussianActor
@@ -55,6 +58,32 @@ class SacMtConfig(SACConfig):
     """Consecutive episodes per sampled task and ``train_step``."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class SacOracleConfig(SacMtConfig):
+    """:class:`SacMtConfig` plus which task the oracle bootstraps from across a task switch."""
+
+    bootstrap_task: Literal["current", "next"] = "current"
+    """Task vector stored in the next observation of each transition (only differs from the observed one where
+    a non-stationary suite switches the task inside an episode, about 0.5% of cheetah-vel-nonstat's steps).
+    ``next`` (plain SAC on the task-augmented observations): the task after the switch, so the Bellman target
+    of that transition jumps by the value difference between the two tasks, which nothing in the observation
+    predicts. Measured on cheetah-vel-nonstat (bench, 300k, seed 0, ``scripts/oracle_switch_td.py``): those
+    transitions make 93% of the critic loss (squared TD error 9769 against 3.8) and the oracle stands still
+    for the whole run (-956). ``current``: the task the step's reward was computed under, i.e. the critic
+    values each segment as if its task went on (the switches are exogenous: no action changes when or to
+    what the task switches). Both are identical on stationary suites, so runs made before this field
+    existed keep their numbers there; on non-stationary suites such runs used ``next``."""
+
+
+def with_current_task(rollout: Rollout, obs_dim: int) -> Rollout:
+    """``rollout`` whose next observations carry the task of their own step: the task part (columns
+    ``obs_dim:`` of the task-augmented ``[N, T, obs_dim + task_dim]`` observations) of ``next_obs`` replaced
+    by that of ``obs``. Arrays other than ``next_obs`` are shared, not copied."""
+    next_obs = rollout.next_obs.copy()
+    next_obs[..., obs_dim:] = rollout.obs[..., obs_dim:]
+    return dataclasses.replace(rollout, next_obs=next_obs)
+
+
 class PolicyAgent(Agent):
     """Acts with a :class:`TanhGaussianActor` on the (batched) observations; stateless.
 
@@ -84,7 +113,7 @@ class SacMultiTask(Method):
     eval_episodes = 1
 
     def __init__(self, config: SacMtConfig | None = None) -> None:
-        super().__init__(config or SacMtConfig())
+        super().__init__(config or self.config_cls())
 
     @classmethod
     def search_space(cls, trial: Any) -> dict[str, Any]:
@@ -94,6 +123,7 @@ class SacMultiTask(Method):
     def setup(self, suite: Suite, train_tasks: list[Task], ctx: RunContext) -> None:
         cfg: SacMtConfig = self.config
         spec = suite.spec
+        self.env_obs_dim = spec.obs_dim
         self.obs_dim = spec.obs_dim + (spec.task_dim if self.sees_task else 0)
         self.act_dim = spec.act_dim
         self.num_tasks = len(train_tasks)
@@ -113,7 +143,7 @@ class SacMultiTask(Method):
         warm = collector.steps_used < self.learning_starts
         agent = self.random_agent if warm else PolicyAgent(self.sac.actor, self.device)
         ro = collector.collect(agent, tids, episodes=cfg.episodes_per_task)
-        new = self.replay.add_rollout(ro)
+        new = self.replay.add_rollout(self.stored(ro))
         done = ro.episode_lengths() > 0
         stats = {"train_return": float(ro.episode_returns()[done].mean()),
                  "buffer_size": float(len(self.replay))}
@@ -123,6 +153,10 @@ class SacMultiTask(Method):
             self.update_debt -= n
             stats.update(self.sac.update_many(lambda: self.replay.sample(cfg.batch_size), n))
         return stats
+
+    def stored(self, rollout: Rollout) -> Rollout:
+        """The rollout as it goes into the replay buffer (as collected; the oracle may rewrite the task)."""
+        return rollout
 
     def agent(self, num_envs: int) -> Agent:
         return PolicyAgent(self.sac.actor, self.device)
@@ -146,4 +180,12 @@ class SacMultiTask(Method):
 class SacOracle(SacMultiTask):
     """``sac-mt`` whose observations end with the true (current) task vector: the ceiling."""
 
+    config_cls = SacOracleConfig
     sees_task = True
+
+    def stored(self, rollout: Rollout) -> Rollout:
+        """With ``bootstrap_task: current``, next observations carry the step's own task
+        (:func:`with_current_task`)."""
+        if self.config.bootstrap_task == "current":
+            return with_current_task(rollout, self.env_obs_dim)
+        return rollout

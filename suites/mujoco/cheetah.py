@@ -40,6 +40,18 @@ from suites.mujoco.base import MujocoSuite, MujocoTaskEnv, NonStationaryMixin, c
 from suites.mujoco.tasks import CheetahMultiTask, DirectionTask, VelocityTask
 
 CTRL_WEIGHT = 0.05
+#: Index of the torso x position in a cheetah observation (``[qpos[1:] (8), qvel (9), torso xpos (3)]``).
+TORSO_X = 17
+#: Control period of the cheetah suites (s): timestep 0.01 s x frame_skip 5.
+DT = 0.05
+
+
+def forward_velocity(obs: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
+    """Forward velocity (m/s) of each step, ``[...]`` float64, from the torso displacement between
+    ``obs [..., >= 18]`` and ``next_obs`` (columns after the cheetah's 20 are ignored). MuJoCo's body
+    positions lag the joint positions by one 0.01 s physics substep, so this is the reward's velocity
+    shifted by 0.01 s: single steps of a jerky gait can differ by a few 0.1 m/s, means agree closely."""
+    return (next_obs[..., TORSO_X] - obs[..., TORSO_X]).astype(np.float64) / DT
 
 
 def cheetah_multi_reward(task: CheetahMultiTask, qpos: np.ndarray, qvel: np.ndarray) -> float:
@@ -104,6 +116,10 @@ class CheetahVelSuite(MujocoSuite):
 
     def _build_env(self, task: Task) -> gym.Env:
         return HalfCheetahTaskEnv(task, self.horizon)
+
+    def achieved(self, obs: np.ndarray, next_obs: np.ndarray) -> np.ndarray | None:
+        """Forward velocity of each step (m/s, ``[..., 1]`` float32, :func:`forward_velocity`)."""
+        return forward_velocity(obs, next_obs)[..., None].astype(np.float32)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -26,17 +26,12 @@ import numpy as np
 from harness.analysis.nonstationary import linear_readout
 from harness.evaluation import BeliefRecorder
 from harness.rollout import EnvPool, run_trial
+from suites.mujoco.cheetah import CTRL_WEIGHT, forward_velocity
 
 if TYPE_CHECKING:
     from harness.method import Method
     from harness.suite import Suite, Task
 
-#: Index of the torso x position in a cheetah observation (``[qpos[1:] (8), qvel (9), torso xpos (3)]``).
-TORSO_X = 17
-#: Control period of the cheetah suites (s).
-DT = 0.05
-#: Control cost weight of the cheetah suites (``r = -|v - target| - CTRL_WEIGHT * |a|^2``).
-CTRL_WEIGHT = 0.05
 
 
 @dataclass
@@ -145,7 +140,7 @@ def velocity_tracking(
     if not active.all():
         raise ValueError("an episode ended before the horizon; velocity suites never terminate early")
     target = np.array([[float(t.velocity) for t in row] for row in truth.tasks])  # type: ignore[union-attr]
-    achieved = (rollout.next_obs[..., TORSO_X] - rollout.obs[..., TORSO_X]).astype(np.float64) / DT
+    achieved = forward_velocity(rollout.obs, rollout.next_obs)
     ctrl = CTRL_WEIGHT * np.square(np.clip(rollout.action, -1.0, 1.0)).sum(axis=-1)
     abs_error = -(rollout.reward.astype(np.float64) + ctrl)
     beliefs = recorder.beliefs

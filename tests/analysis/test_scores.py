@@ -178,6 +178,30 @@ def test_switch_times_and_alignment() -> None:
     assert set(al["offset"]) == {-2, -1, 0, 1, 2}
 
 
+def test_switch_progress_from_old_task_to_new() -> None:
+    tr = _trace()
+    assert nonstationary.aligned_switch_progress(tr).empty  # no ``achieved`` column: nothing to show
+    # the agent reaches each new task one step after its switch (from (0, 0) to (1, 2) to (3, 3))
+    achieved = [[0.0, 0.0]] * 5 + [[1.0, 2.0]] * 4 + [[3.0, 3.0]]
+    tr["achieved"] = achieved
+    al = nonstationary.aligned_switch_progress(tr, before=2, after=3).set_index("offset")["value"]
+    # switch 4, d = (1, 2): offsets -2..2 = 0, 0, 0, 1, 1; switch 8 (d = (2, 1)): -2..1 = 0, 0, 0, 1
+    assert al.to_dict() == pytest.approx({-2: 0.0, -1: 0.0, 0: 0.0, 1: 1.0, 2: 1.0})
+    # switches smaller than ``min_change`` (both are sqrt(5) here) are left out
+    assert nonstationary.aligned_switch_progress(tr, before=2, after=3, min_change=2.3).empty
+    half = tr.copy()
+    half["achieved"] = [[0.0, 0.0]] * 4 + [[0.5, 1.0]] * 4 + [[2.0, 2.5]] * 2
+    al = nonstationary.aligned_switch_progress(half, before=1, after=2).set_index("offset")["value"]
+    # halfway after each switch; before the second one the agent is at (0.5, 1), short of the old (1, 2):
+    # (-0.5, -1) . (2, 1) / 5 = -0.4, averaged with the first switch's 0 at offset -1
+    assert al.to_dict() == pytest.approx({-1: -0.2, 0: 0.5, 1: 0.5})
+    # runs without the quantity (None rows) are ignored
+    other = _trace(seed=1)
+    other["achieved"] = None
+    both = nonstationary.aligned_switch_progress(pd.concat([tr, other], ignore_index=True), before=2, after=3)
+    assert set(both["seed"]) == {0}
+
+
 def test_belief_probe_error_is_zero_for_a_linear_belief() -> None:
     out = nonstationary.belief_probe_error(_trace(), "mean")
     assert np.allclose(out["probe_error"], 0.0, atol=1e-8)

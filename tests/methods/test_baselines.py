@@ -22,7 +22,15 @@ from harness.evaluation import evaluate
 from harness.loop import fit
 from harness.method import Method
 from harness.registry import get_method, get_suite, list_methods
-from methods.baselines import RandomMethod, SacMtConfig, SacMultiTask, SacOracle
+from harness.rollout import Rollout
+from methods.baselines import (
+    RandomMethod,
+    SacMtConfig,
+    SacMultiTask,
+    SacOracle,
+    SacOracleConfig,
+    with_current_task,
+)
 
 SUITE = get_suite("point-goal")
 SMALL: dict[str, Any] = {"hidden": (64, 64), "batch_size": 128, "learning_starts": 1000}
@@ -45,6 +53,31 @@ def test_registered_with_flags_and_configs() -> None:
         cls = get_method(name)
         assert cls.eval_episodes == 1 and cls.published_budget(SUITE) is None
     assert SacMtConfig().utd == 1.0 and SacMtConfig().hidden == (256, 256)  # SAC-paper defaults
+
+
+def test_oracle_bootstraps_within_the_current_task() -> None:
+    """Where the task switches, the stored next observation keeps the step's own task (``current``, the
+    default); ``next`` stores what the env returned. The suite's own observation part is never touched."""
+    n, t, obs_dim, task_dim = 2, 3, 4, 1
+    obs = np.zeros((n, t, obs_dim + task_dim), np.float32)
+    obs[..., obs_dim] = [[1.0, 1.0, 2.0], [5.0, 5.0, 5.0]]  # row 0 switches task 1 -> 2 after step 1
+    next_obs = np.concatenate([obs[:, 1:], obs[:, -1:]], axis=1) + np.eye(obs_dim + task_dim)[0]
+    ro = Rollout(obs=obs, action=np.zeros((n, t, 1), np.float32), reward=np.zeros((n, t), np.float32),
+                 next_obs=next_obs, terminated=np.zeros((n, t), bool), truncated=np.zeros((n, t), bool),
+                 active=np.ones((n, t), bool), episode=np.zeros((n, t), int), success=np.zeros((n, t), bool),
+                 task_ids=np.arange(n))
+    out = with_current_task(ro, obs_dim)
+    np.testing.assert_array_equal(out.next_obs[..., obs_dim], obs[..., obs_dim])
+    np.testing.assert_array_equal(out.next_obs[..., :obs_dim], next_obs[..., :obs_dim])
+    assert ro.next_obs[0, 1, obs_dim] == 2.0  # the collected rollout is not modified
+    assert SacOracleConfig().bootstrap_task == "current"
+    oracle = SacOracle(SacOracleConfig(bootstrap_task="next"))
+    oracle.env_obs_dim = obs_dim
+    assert oracle.stored(ro) is ro
+    oracle = SacOracle()
+    oracle.env_obs_dim = obs_dim
+    np.testing.assert_array_equal(oracle.stored(ro).next_obs, out.next_obs)
+    assert SacMultiTask().stored(ro) is ro
 
 
 @pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
@@ -92,7 +125,7 @@ def _steps(method: Method, collector: Collector, n: int) -> list[dict[str, float
 
 
 def test_state_dict_round_trip_continues_identically() -> None:
-    cfg = SacMtConfig(hidden=(32, 32), batch_size=64, learning_starts=200, utd=0.5)
+    cfg = SacOracleConfig(hidden=(32, 32), batch_size=64, learning_starts=200, utd=0.5)
     tasks = SUITE.train_tasks(0)
     ctx = RunContext(seed=0, budget=2000)
 

@@ -3,11 +3,14 @@ figures, and the page rendered in headless Chromium (every plot drawn, no script
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import plotly.graph_objects as go
 import pytest
 from plotly.offline import get_plotlyjs
@@ -141,3 +144,25 @@ def rendered_state(path: Path, tmp: Path) -> dict[str, str]:
     body = re.search(r"<body([^>]*)>", dom.stdout)
     assert body is not None, dom.stderr[-2000:]
     return dict(re.findall(r'(data-[\w-]+)="([^"]*)"', body.group(1)))
+
+
+def test_switch_figure_shows_what_the_agent_achieves(tmp_path: Path) -> None:
+    """Traces with ``achieved`` (a suite defining ``Suite.achieved``) add the old-to-new-task panel to the
+    switch figure; here every run's agent achieves the task in force, so the curve is 1 after the switch."""
+    root = tmp_path / "results"
+    shutil.copytree(FIXTURE / "point-goal-nonstat", root / "point-goal-nonstat")
+    for path in (root / "point-goal-nonstat").glob("*/seed=*/traces.parquet"):
+        frame = pd.read_parquet(path)
+        frame["achieved"] = frame["true_task"]
+        frame.to_parquet(path)
+        meta = path.parent / "meta.json"  # the manifest's checksum follows the edited file
+        record = json.loads(meta.read_text())
+        if "traces.parquet" in record.get("files", {}):
+            record["files"]["traces.parquet"] = {"bytes": path.stat().st_size,
+                                                 "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+            meta.write_text(json.dumps(record))
+    out = tmp_path / "report.html"
+    code, text, _ = run_cli("report", str(root), "-o", str(out), "--reps", "100")
+    assert code == 0, text
+    assert "achieved, from the old task (0) to the new one (1)" in out.read_text(encoding="utf-8")
+

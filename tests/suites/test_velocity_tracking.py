@@ -81,6 +81,24 @@ class _KnowingAgent(_ConstantAgent):
         return {"mean": self.mean}
 
 
+def test_traces_record_the_achieved_velocity() -> None:
+    """Evaluation traces of a cheetah velocity suite carry ``achieved`` (the forward velocity), the same
+    numbers the tracking measurement reads; suites without such a quantity write no column."""
+    suite = get_suite("cheetah-vel")
+    tasks = [VelocityTask(velocity=v) for v in (1.0, 2.0)]
+    method = _ConstantMethod(np.array([0.3, -0.2, 0.1, 0.0, 0.2, -0.1]))
+    res = evaluate(method, suite, tasks, 0, 1, record_traces=True)  # type: ignore[arg-type]
+    assert res.traces is not None
+    achieved = np.stack(res.traces.sort_values(["task_id", "t"])["achieved"].to_numpy())
+    assert achieved.shape == (2 * suite.horizon, 1)
+    tr = velocity_tracking(method, suite, tasks, seed=0)  # type: ignore[arg-type]
+    np.testing.assert_allclose(achieved[:, 0].reshape(2, -1), tr.achieved, rtol=1e-5, atol=1e-4)
+    point = get_suite("point-goal")
+    res = evaluate(_ConstantMethod(np.zeros(2)), point, point.test_tasks(0, 2), 0, 1,  # type: ignore[arg-type]
+                   record_traces=True)
+    assert res.traces is not None and "achieved" not in res.traces
+
+
 def test_belief_read_out() -> None:
     suite = get_suite("cheetah-vel")
     velocities = [0.5, 1.0, 2.0, 2.5]
