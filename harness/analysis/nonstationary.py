@@ -262,6 +262,7 @@ class TraceView:
         belief_explained: fraction of belief variance on that component (NaN without a belief).
         switches: trial steps at which the task switched (:func:`switch_times`).
         episode_starts: trial steps at which the second and later episodes start.
+        achieved: ``[n, d]`` what the agent achieved in the task's units (None where the traces have none).
     """
 
     time: np.ndarray
@@ -271,6 +272,7 @@ class TraceView:
     belief_explained: float
     switches: list[int]
     episode_starts: list[int]
+    achieved: np.ndarray | None = None
 
 
 def trace_view(run: pd.DataFrame, belief_key: str | None = None) -> TraceView:
@@ -295,4 +297,10 @@ def trace_view(run: pd.DataFrame, belief_key: str | None = None) -> TraceView:
         belief_explained=explained,
         switches=[int(e * horizon + t) for e, t in zip(sw["episode"], sw["t"], strict=True)],
         episode_starts=[e * horizon for e in range(1, int(run["episode"].max()) + 1)],
+        achieved=stack_column(run["achieved"]) if has_achieved(run) else None,
     )
+
+
+def has_achieved(traces: pd.DataFrame) -> bool:
+    """Whether every row of ``traces`` has an ``achieved`` value."""
+    return "achieved" in traces and bool(traces["achieved"].notna().all()) and not traces.empty

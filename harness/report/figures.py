@@ -260,7 +260,8 @@ def trace_figure(view: TraceView, belief_key: str | None, title: str) -> go.Figu
     """One trial of one run over time: reward, the true task, and the belief's first principal component
     (``view`` from :func:`harness.analysis.nonstationary.trace_view`)."""
     rows = 3 if belief_key and view.belief_pc1 is not None else 2
-    titles = ["reward", "true task"] + ([f"belief '{belief_key}' (PC1)"] if rows == 3 else [])
+    task_title = "true task (solid) and achieved (dotted)" if view.achieved is not None else "true task"
+    titles = ["reward", task_title] + ([f"belief '{belief_key}' (PC1)"] if rows == 3 else [])
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, subplot_titles=titles, vertical_spacing=0.07)
     fig.add_trace(
         go.Scatter(x=view.time, y=view.reward, mode="lines", name="reward", line={"color": "#636EFA"}),
@@ -270,6 +271,9 @@ def trace_figure(view: TraceView, belief_key: str | None, title: str) -> go.Figu
     for d in range(view.true_task.shape[1]):
         fig.add_trace(go.Scatter(x=view.time, y=view.true_task[:, d], mode="lines", name=f"task[{d}]"),
                       row=2, col=1)
+        if view.achieved is not None:
+            fig.add_trace(go.Scatter(x=view.time, y=view.achieved[:, d], mode="lines", name=f"achieved[{d}]",
+                                     line={"dash": "dot", "width": 1}), row=2, col=1)
     if rows == 3:
         fig.add_trace(
             go.Scatter(

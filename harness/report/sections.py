@@ -341,7 +341,8 @@ def nonstationary(ctx: Context) -> Section:
         )
         for method in sorted(tr["method"].unique()):
             run = tr[tr["method"] == method]
-            seed = int(run["seed"].min())
+            with_achieved = [sd for sd, g in run.groupby("seed") if ns.has_achieved(g)]
+            seed = int(min(with_achieved)) if with_achieved else int(run["seed"].min())
             run = run[run["seed"] == seed]
             task = int(
                 switches[(switches["suite"] == suite) & (switches["method"] == method)]["task_id"].min()

@@ -164,5 +164,7 @@ def test_switch_figure_shows_what_the_agent_achieves(tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     code, text, _ = run_cli("report", str(root), "-o", str(out), "--reps", "100")
     assert code == 0, text
-    assert "achieved, from the old task (0) to the new one (1)" in out.read_text(encoding="utf-8")
+    html = out.read_text(encoding="utf-8")
+    assert "achieved, from the old task (0) to the new one (1)" in html
+    assert "true task (solid) and achieved (dotted)" in html  # the example trial overlays it
 
