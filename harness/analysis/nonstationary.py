@@ -92,7 +92,10 @@ def aligned_switch_progress(
 
     For a switch from task vector ``old`` to ``new`` (``d = new - old``), a step's value is
     ``(achieved - old) . d / |d|^2``: 0 while the agent still achieves the old task (e.g. runs at the old
-    target velocity), 1 once it achieves the new one. Switches with ``|d| < min_change`` (in the task's
+    target velocity), 1 once it achieves the new one. An agent that ignores the task draws a flat line
+    (at a level set by where its one behaviour lies between the tasks, about 0.35 for a cheetah running
+    1.5 m/s for every target in U(0, 3)); following the switch shows as the rise from before the switch
+    to after it. Switches with ``|d| < min_change`` (in the task's
     units) are left out, since the ratio is noise there. Windows as in :func:`aligned_to_switches`. Rows
     without ``achieved`` (suites without the quantity, runs written before it) are ignored.
     """
