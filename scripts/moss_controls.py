@@ -5,7 +5,9 @@ of ``moss``) and change only what the policy and the critics are conditioned on:
 
 * ``moss-task-control``: the true task appended to the observation (as ``sac-oracle`` sees it) and the
   belief replaced by zeros. A behaviour-independent task signal: if this learns where ``moss`` stands still,
-  the belief, not the pipeline, holds the policy back.
+  the belief, not the pipeline, holds the policy back. As ``sac-oracle`` (``bootstrap_task: current``) it
+  bootstraps within the current task: ``s'`` keeps the task of ``s`` (on non-stationary suites a switch
+  otherwise puts the new task into ``s'``, README "Cheetah-vel-nonstat").
 * ``moss-no-belief-control``: the belief replaced by zeros (task-agnostic, as ``sac-mt``).
 
     harness run --suite cheetah-vel --method moss-task-control --seeds 1 --profile bench --budget 104000 \\
@@ -79,3 +81,13 @@ class MossTaskControl(MossNoBeliefControl):
 
     def _suite_view(self, suite: Suite) -> Suite:
         return _WideSuite(suite)  # type: ignore[return-value]
+
+    def _policy_samples(self, wanted: int) -> tuple[torch.Tensor, ...]:
+        obs, b, action, reward, next_obs, nb, terminated = super()._policy_samples(wanted)
+        task_from = self.obs_dim - self._task_dim
+        next_obs = torch.cat([next_obs[:, :task_from], obs[:, task_from:]], dim=1)
+        return obs, b, action, reward, next_obs, nb, terminated
+
+    def setup(self, suite: Suite, train_tasks: list[Task], ctx: RunContext) -> None:
+        self._task_dim = suite.spec.task_dim
+        super().setup(suite, train_tasks, ctx)

@@ -42,3 +42,21 @@ def test_task_control_sees_the_task_in_its_observation() -> None:
     suite = get_suite("point-goal")
     assert method.obs_dim == suite.spec.obs_dim + suite.spec.task_dim
     assert type(method).sees_task
+
+
+def test_task_control_bootstraps_within_the_current_task() -> None:
+    """On a non-stationary suite the SAC samples' ``s'`` carries the task of ``s`` (as ``sac-oracle``'s
+    default ``bootstrap_task: current``), though some stored transitions switch task."""
+    load_plugins([PLUGIN])
+    suite = get_suite("point-goal-nonstat")
+    cls = get_method("moss-task-control")
+    method: Any = cls(method_config(cls, suite, "smoke"))
+    tasks = suite.train_tasks(0, 2)
+    method.setup(suite, tasks, RunContext(seed=0))
+    method.train_step(Collector(suite, tasks, 0, 10_000, task_obs=True))
+    obs_dim = suite.spec.obs_dim
+    stored = method.replay.sample_sequences([0, 1], 2000, 1, boundary="episode", include_current=True).current
+    assert not torch.equal(stored.obs[..., obs_dim:], stored.next_obs[..., obs_dim:])  # switches are stored
+    obs, _, _, _, next_obs, _, _ = method._policy_samples(512)
+    assert torch.equal(obs[:, obs_dim:], next_obs[:, obs_dim:])
+    assert not torch.equal(obs[:, :obs_dim], next_obs[:, :obs_dim])
