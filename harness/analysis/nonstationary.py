@@ -10,7 +10,9 @@ descriptive; seeds remain the runs axis for every CI.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,18 +42,31 @@ def _sorted(traces: pd.DataFrame) -> pd.DataFrame:
 def switch_times(traces: pd.DataFrame) -> pd.DataFrame:
     """Every task switch: ``suite, method, seed, task_id, episode, t`` (t = first step of the new task)."""
     columns = [*EPISODE_KEYS, "t"]
-    parts = []
-    for _, df in _sorted(traces).groupby("suite", sort=True):  # task vectors differ in size between suites
-        task = stack_column(df["true_task"])
-        changed = np.zeros(len(df), dtype=bool)
-        changed[1:] = np.any(task[1:] != task[:-1], axis=1)
-        same_episode = np.zeros(len(df), dtype=bool)
-        episode = df.groupby(EPISODE_KEYS, sort=False).ngroup().to_numpy()
-        same_episode[1:] = episode[1:] == episode[:-1]
-        parts.append(df.loc[changed & same_episode, columns])
+    parts = [ep.iloc[[p for p, _ in windows]][columns]
+             for _, ep, _, windows in _switch_windows(_sorted(traces), 0, 0)]
     if not parts:
         return pd.DataFrame(columns=columns)
     return pd.concat(parts, ignore_index=True)
+
+
+def _switch_windows(
+    df: pd.DataFrame, before: int, after: int
+) -> Iterator[tuple[tuple[Any, ...], pd.DataFrame, np.ndarray, list[tuple[int, np.ndarray]]]]:
+    """Per episode of sorted traces that has a task switch: its keys, rows, task vectors ``[N, P]`` and, per
+    switch, the row of the switch's first step and the boolean ``[N]`` mask of its window: steps with
+    ``t - t_switch`` in ``[-before, after)``, cut at the previous and the next switch."""
+    for keys, ep in df.groupby(EPISODE_KEYS, sort=False):
+        task = stack_column(ep["true_task"])
+        starts = np.flatnonzero(np.any(task[1:] != task[:-1], axis=1)) + 1  # row of each switch
+        if not len(starts):
+            continue
+        t = ep["t"].to_numpy()
+        windows = []
+        for i, p in enumerate(starts):
+            prev_t = t[starts[i - 1]] if i > 0 else -np.inf
+            next_t = t[starts[i + 1]] if i + 1 < len(starts) else np.inf
+            windows.append((int(p), (t >= max(t[p] - before, prev_t)) & (t < min(t[p] + after, next_t))))
+        yield keys, ep, task, windows
 
 
 def aligned_to_switches(
@@ -62,24 +77,16 @@ def aligned_to_switches(
     ``offset`` is ``t - t_switch`` in ``[-before, after)``; steps past the next switch (or before the
     previous one) are left out of a switch's window.
     """
-    df = _sorted(traces)
-    switches = switch_times(df)
-    if switches.empty:
-        return pd.DataFrame(columns=["suite", "method", "seed", "offset", "value"])
-    by_episode = {k: sorted(g["t"].tolist()) for k, g in switches.groupby(EPISODE_KEYS, sort=False)}
+    columns = ["suite", "method", "seed", "offset", "value"]
     parts = []
-    for keys, ep in df.groupby(EPISODE_KEYS, sort=False):
-        times = by_episode.get(keys)
-        if not times:
-            continue
+    for _, ep, _, windows in _switch_windows(_sorted(traces), before, after):
         t = ep["t"].to_numpy()
-        for i, ts in enumerate(times):
-            prev_t = times[i - 1] if i > 0 else -np.inf
-            next_t = times[i + 1] if i + 1 < len(times) else np.inf
-            mask = (t >= max(ts - before, prev_t)) & (t < min(ts + after, next_t))
+        for p, mask in windows:
             part = ep.loc[mask, ["suite", "method", "seed", "t", column]].copy()
-            part["offset"] = part["t"] - ts
+            part["offset"] = part["t"] - t[p]
             parts.append(part)
+    if not parts:
+        return pd.DataFrame(columns=columns)
     cat = pd.concat(parts, ignore_index=True).rename(columns={column: "value"})
     return cat.groupby(["suite", "method", "seed", "offset"], as_index=False)["value"].mean()
 
@@ -102,22 +109,18 @@ def aligned_switch_progress(
     columns = ["suite", "method", "seed", "offset", "value"]
     if "achieved" not in traces:
         return pd.DataFrame(columns=columns)
-    df = _sorted(traces[traces["achieved"].notna()])
     parts = []
-    for keys, ep in df.groupby(EPISODE_KEYS, sort=False):
-        task = stack_column(ep["true_task"])
+    recorded = _sorted(traces[traces["achieved"].notna()])
+    for keys, ep, task, windows in _switch_windows(recorded, before, after):
         achieved = stack_column(ep["achieved"])
         t = ep["t"].to_numpy()
-        starts = np.flatnonzero(np.any(task[1:] != task[:-1], axis=1)) + 1  # row index of each switch
-        for i, p in enumerate(starts):
+        for p, mask in windows:
             d = task[p] - task[p - 1]
             if float(np.linalg.norm(d)) < min_change:
                 continue
-            lo = max(p - before, starts[i - 1] if i > 0 else 0)
-            hi = min(p + after, starts[i + 1] if i + 1 < len(starts) else len(ep))
-            value = (achieved[lo:hi] - task[p - 1]) @ d / float(d @ d)
+            value = (achieved[mask] - task[p - 1]) @ d / float(d @ d)
             parts.append(pd.DataFrame({"suite": keys[0], "method": keys[1], "seed": keys[2],
-                                       "offset": t[lo:hi] - t[p], "value": value}))
+                                       "offset": t[mask] - t[p], "value": value}))
     if not parts:
         return pd.DataFrame(columns=columns)
     cat = pd.concat(parts, ignore_index=True)
