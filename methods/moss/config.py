@@ -61,6 +61,13 @@ class MossConfig(SACConfig):
     num_transitions_initial: int = 200
     """Env steps collected on every training task before training starts, rounded up to whole episodes
     [paper: num_transitions_initial = 200]."""
+    warmup: Literal["every-task", "iteration"] = "every-task"
+    """The first iteration's collection, before any update. ``"every-task"``: ``num_transitions_initial``
+    env steps on every training task [paper]; with 100 training tasks and 600-step episodes that is 60k env
+    steps of the untrained policy (20% of the ``bench`` budget on cheetah-vel-nonstat; ``sac-mt`` and
+    ``sac-oracle`` start updating after 5k). ``"iteration"``: the first iteration samples
+    ``num_train_tasks_per_episode`` tasks as every later one does and collects ``num_transitions_initial``
+    env steps on each [harness; MoSS README, "Warm-up"]."""
     num_transitions_per_episode: int = 200
     """Env steps collected per sampled task per iteration, rounded up to whole episodes
     [paper: num_transitions_per_episode = 200]."""

@@ -129,12 +129,11 @@ class Moss(Method):
 
     def _collect(self, collector: Collector) -> int:
         cfg = self.config
-        if self.iteration == 0:
+        if self.iteration == 0 and cfg.warmup == "every-task":
             task_ids = np.arange(self.num_tasks)
-            steps = cfg.num_transitions_initial
         else:
             task_ids = sample_task_ids(self.rng, list(range(self.num_tasks)), cfg.num_train_tasks_per_episode)
-            steps = cfg.num_transitions_per_episode
+        steps = cfg.num_transitions_initial if self.iteration == 0 else cfg.num_transitions_per_episode
         episodes = max(1, math.ceil(steps / self.horizon))
         rollout = collector.collect(self.agent(len(task_ids)), task_ids.tolist(), episodes=episodes)
         return self.replay.add_rollout(rollout)

@@ -614,3 +614,25 @@ def test_bench_profile_takes_half_a_sac_step_per_env_step_on_every_bench_suite()
         tasks = min(cfg.num_train_tasks_per_episode, n_train)
         steps = tasks * math.ceil(cfg.num_transitions_per_episode / suite.horizon) * suite.horizon
         assert cfg.num_training_steps_policy / steps == pytest.approx(0.5), (name, tasks, steps)
+
+
+@pytest.mark.parametrize("warmup", ["every-task", "iteration"])
+def test_warmup_collects_on_every_task_or_as_an_iteration(warmup: str) -> None:
+    """``warmup``: the first iteration collects on every training task (the paper) or, like every later
+    iteration, on ``num_train_tasks_per_episode`` of them; either way ``num_transitions_initial`` steps each."""
+    from harness.collector import Collector
+    from harness.config import method_config
+    from harness.context import RunContext
+    from harness.registry import get_method, get_suite
+
+    suite = get_suite("point-goal")
+    cls = get_method("moss")
+    cfg = method_config(cls, suite, "smoke", sets={"warmup": warmup, "num_train_tasks_per_episode": 2,
+                                                   "num_transitions_initial": 2 * suite.horizon})
+    method: Any = cls(cfg)
+    tasks = suite.train_tasks(0, 6)
+    method.setup(suite, tasks, RunContext(seed=0))
+    stats = method.train_step(Collector(suite, tasks, 0, 100_000))
+    collected = 6 if warmup == "every-task" else 2
+    assert len(method.replay.task_ids()) == collected
+    assert stats["stored_steps"] == collected * 2 * suite.horizon
