@@ -636,3 +636,15 @@ def test_warmup_collects_on_every_task_or_as_an_iteration(warmup: str) -> None:
     collected = 6 if warmup == "every-task" else 2
     assert len(method.replay.task_ids()) == collected
     assert stats["stored_steps"] == collected * 2 * suite.horizon
+
+
+def test_bench_profile_scales_metaworld_rewards_by_one() -> None:
+    """ML1 with the Push column's reward scale 10 kept MoSS's pipeline from learning reach at the bench
+    budget (MoSS README, "ML1 reach"): the bench profile uses 1 there, the paper profile keeps 10."""
+    from harness.config import method_config
+    from harness.registry import get_method, get_suite
+
+    cls = get_method("moss")
+    for name in ("ml1-reach-v2", "ml1-push-v2"):
+        assert method_config(cls, get_suite(name), "bench").reward_scale == 1.0, name
+        assert method_config(cls, get_suite(name), "paper").reward_scale == 10.0, name
