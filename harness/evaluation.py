@@ -127,7 +127,7 @@ def _trace_frame(rollout: object, truth: object, beliefs: list, suite: Suite) ->
             b = beliefs[step_of_slot[s]] if s in step_of_slot and step_of_slot[s] < len(beliefs) else None
             if b is not None:
                 for key, value in b.items():
-                    row[f"belief_{key}"] = np.asarray(value[i]).tolist()
+                    row[f"belief_{key}"] = np.asarray(value[i], dtype=np.float32)  # list<float> in parquet
             rows.append(row)
     return pd.DataFrame(rows)
 

@@ -14,7 +14,8 @@ Layout (one directory per run)::
         eval.parquet     one row per evaluation episode: eval_index, env_steps, task_id, task (JSON),
                          episode (0-based within the trial), return, success, length, metric
         traces.parquet   final evaluation, one row per step: task_id, episode, t, reward, true_task,
-                         base_id, belief_<key> (written for non-stationary suites and belief agents)
+                         base_id, belief_<key> (float32 lists; written for non-stationary suites and
+                         belief agents)
         checkpoint.pt    resume state (method, collector, torch RNG, rows so far, resolved config and its
                          hash; see :mod:`harness.checkpoint`)
 

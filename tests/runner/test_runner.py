@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -159,6 +160,7 @@ def test_traces_for_belief_agents_and_meta_provenance(tmp_path):
     traces = pd.read_parquet(job.run_dir / store.TRACES_FILE)
     assert {"task_id", "episode", "t", "reward", "true_task", "base_id", "belief_mean_reward"} <= set(traces)
     assert len(traces) == 2 * 2 * 100  # 2 test tasks x 2 episodes x horizon 100
+    assert traces["belief_mean_reward"].iloc[0].dtype == np.float32  # half the bytes of float64 lists
     meta = json.loads((job.run_dir / store.META_FILE).read_text())
     assert meta["status"] == "finished" and meta["env_steps"] == 200
     libs = {"python", "torch", "numpy", "gymnasium", "mujoco", "metaworld", "harness"}
