@@ -14,4 +14,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 fi
 export PYTHONHASHSEED=0
 # pytest exits 5 when it collects no test: that is a failure here too (set -e).
-python3 -m pytest -n 2 "$@"
+# worksteal: a worker that runs out of tests takes queued ones from the other (with the default "load"
+# scheduling one worker sat idle for 19 of 28 minutes behind a queue of long learning tests).
+# --durations: the slowest tests are printed in every CI log, to keep the run near 15 minutes.
+python3 -m pytest -n 2 --dist worksteal --durations=25 "$@"
