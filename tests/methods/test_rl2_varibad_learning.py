@@ -7,6 +7,10 @@ expected reward over the test goals is at most the best ``-E_g ||p - g||`` over 
 comparison (seed 0, quick toy settings, 30k steps): ``sac-mt`` -17.0, random about -20, oracle about -4.5.
 Each method's k-shot return (the last of its ``eval_episodes = 2`` episodes) must beat the bound and the
 random policy by a margin.
+
+VariBAD's budget is 100k env steps: at 60k its k-shot return was only 0.5-2.1 above the bound (seeds 0-3,
+and seed 0 differed between two machines: 2.07 here, 0.48 on CI, which failed), at 100k 2.7-6.4 above it
+(seeds 0-3: 6.4, 4.3, 5.3, 2.7). RL2 at 60k: 6.0 above it (seed 0).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ def task_agnostic_bound(goals: np.ndarray, horizon: int, step: float = 0.1, nois
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "budget", "margin"), [("rl2", 60_000, 3.0), ("varibad", 60_000, 1.0)])
+@pytest.mark.parametrize(("name", "budget", "margin"), [("rl2", 60_000, 3.0), ("varibad", 100_000, 1.0)])
 def test_beats_task_agnostic_bound_on_point_goal(name: str, budget: int, margin: float) -> None:
     suite = get_suite("point-goal")
     train, test = suite.train_tasks(SEED), suite.test_tasks(SEED)
