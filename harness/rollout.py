@@ -39,6 +39,10 @@ class Rollout:
         episode: ``[N, T]`` int, index of the episode within the trial (0..episodes-1).
         success: ``[N, T]`` bool, the env's success flag (False where the suite has none).
         task_ids: ``[N]`` int, index of each env's task in the collector's task list.
+        switched: ``[N, T]`` bool, the first step under a new task inside an episode (the non-stationary
+            wrapper's ``info["switched"]``; all False on stationary suites). It marks *segments*, the
+            stretches of an episode under one task, by identity only: what the new task is stays hidden,
+            as task records do. None (hand-built rollouts): no switch.
     """
 
     obs: np.ndarray
@@ -51,6 +55,7 @@ class Rollout:
     episode: np.ndarray
     success: np.ndarray
     task_ids: np.ndarray
+    switched: np.ndarray | None = None
 
     @property
     def num_steps(self) -> int:
@@ -193,7 +198,9 @@ def run_trial(
         episode=np.zeros((n, t_max), np.int64),
         success=np.zeros((n, t_max), bool),
         task_ids=ids,
+        switched=np.zeros((n, t_max), bool),
     )
+    assert ro.switched is not None
     truth = (GroundTruth(np.zeros((n, t_max, spec.task_dim), np.float32), [[None] * t_max for _ in range(n)])
              if record_truth else None)
     slot = 0
@@ -230,6 +237,7 @@ def run_trial(
             trunc[idx] = [bool(st[3]) or t == horizon - 1 for st in steps]
             trunc &= ~term
             ro.success[idx, s] = [bool(st[4].get("success", False)) for st in steps]
+            ro.switched[idx, s] = [bool(st[4].get("switched", False)) for st in steps]
             if truth is not None:
                 for i, st in zip(idx, steps, strict=True):
                     task = st[4]["task"]

@@ -21,7 +21,9 @@ API (stable; extend additively):
   - ``sample_indices(batch_size) -> np.ndarray`` and ``gather(indices) -> TransitionBatch`` (compose your
     own sampling);
   - ``sample_sequences(batch_size, length, boundary="episode", include_current=False) -> SequenceBatch``:
-    context windows that never cross an episode (or, with ``boundary="trial"``, a trial) start;
+    context windows that never cross an episode (or, with ``boundary="trial"``, a trial; with
+    ``boundary="segment"``, a task switch inside a non-stationary episode) start;
+  - ``same_segment_indices(indices)``: for each row, a row drawn uniformly from its segment;
   - ``clear()``, ``len(buffer)``, ``state_dict()`` / ``load_state_dict()`` (data and generator state).
 
 * :class:`MultiTaskReplay` ``(num_tasks, obs_dim, act_dim, capacity, rng, device="cpu", extra_fields=None)``:
@@ -46,7 +48,7 @@ import torch
 
 from harness.rollout import Rollout
 
-Boundary = Literal["episode", "trial"]
+Boundary = Literal["episode", "trial", "segment"]
 _INITIAL_ROWS = 1024
 
 
@@ -121,16 +123,19 @@ class ReplayBuffer:
         self._gid = np.zeros(rows, np.int64)  # global id (insertion counter) of the transition in each row
         self._ep_start = np.zeros(rows, np.int64)  # global id of the first transition of its episode
         self._trial_start = np.zeros(rows, np.int64)  # global id of the first transition of its trial
+        # global id of the first transition of its segment (episode stretch under one task)
+        self._seg_start = np.zeros(rows, np.int64)
         self._count = 0  # transitions ever added
         self._last_ep_start = 0
         self._last_trial_start = 0
+        self._last_seg_start = 0
 
     def _grow(self, needed: int) -> None:
         rows = self._data.shape[0]
         if needed <= rows:
             return
         new = min(self.capacity, max(needed, 2 * rows))
-        for name in ("_data", "_gid", "_ep_start", "_trial_start"):
+        for name in ("_data", "_gid", "_ep_start", "_trial_start", "_seg_start"):
             old = getattr(self, name)
             arr = np.zeros((new, *old.shape[1:]), old.dtype)
             arr[:rows] = old
@@ -164,6 +169,7 @@ class ReplayBuffer:
         episode_start: np.ndarray,
         trial_start: np.ndarray | None = None,
         extras: Mapping[str, np.ndarray] | None = None,
+        segment_start: np.ndarray | None = None,
     ) -> None:
         """Append ``K`` transitions in time order.
 
@@ -174,6 +180,8 @@ class ReplayBuffer:
                 the episode of the transition added just before it, possibly in an earlier call).
             trial_start: ``[K]`` bool, first transition of a trial (default: ``episode_start``).
             extras: name -> ``[K, *shape]`` for every field declared in ``extra_fields``.
+            segment_start: ``[K]`` bool, first transition under a new task inside its episode (an episode
+                start always starts a segment); default: none.
         """
         k = int(np.shape(reward)[0])
         if k == 0:
@@ -186,21 +194,24 @@ class ReplayBuffer:
         gid = self._count + np.arange(k, dtype=np.int64)
         ep_start = np.maximum.accumulate(np.where(ep, gid, self._last_ep_start))
         trial = np.maximum.accumulate(np.where(tr, gid, self._last_trial_start))
+        sg = ep if segment_start is None else ep | np.asarray(segment_start, bool)
+        seg = np.maximum.accumulate(np.where(sg, gid, self._last_seg_start))
         rows = np.empty((k, self.width), np.float32)
         values: dict[str, Any] = {"obs": obs, "action": action, "reward": reward, "next_obs": next_obs,
                                   "terminated": terminated, **extras}
         for name, (a, b, _) in self._cols.items():
             rows[:, a:b] = np.asarray(values[name], np.float32).reshape(k, b - a)
         self._last_ep_start, self._last_trial_start = int(ep_start[-1]), int(trial[-1])
+        self._last_seg_start = int(seg[-1])
         if k > self.capacity:  # only the newest `capacity` transitions survive
             keep = slice(k - self.capacity, k)
-            rows, gid, ep_start, trial = rows[keep], gid[keep], ep_start[keep], trial[keep]
+            rows, gid, ep_start, trial, seg = rows[keep], gid[keep], ep_start[keep], trial[keep], seg[keep]
         self._grow(min(self._count + k, self.capacity))
         pos = gid % self.capacity
         self._data[pos], self._gid[pos] = rows, gid
         if self._dev is not None:
             self._dev[self._index(pos)] = torch.from_numpy(rows).to(self.device)
-        self._ep_start[pos], self._trial_start[pos] = ep_start, trial
+        self._ep_start[pos], self._trial_start[pos], self._seg_start[pos] = ep_start, trial, seg
         self._count += k
 
     def add_rollout(
@@ -212,7 +223,8 @@ class ReplayBuffer:
         """Store the active slots of ``rollout`` (rows where ``row_mask`` is True); return how many.
 
         Rows are stored one after the other, each in time order; the first active slot of a row starts a
-        trial and an episode, a change of ``rollout.episode`` starts an episode. ``extras`` are
+        trial and an episode, a change of ``rollout.episode`` starts an episode and ``rollout.switched``
+        a segment. ``extras`` are
         ``[N, T, *shape]`` arrays aligned with the rollout.
         """
         sel = rollout.active if row_mask is None else rollout.active & np.asarray(row_mask, bool)[:, None]
@@ -228,6 +240,7 @@ class ReplayBuffer:
             rollout.obs[sel], rollout.action[sel], rollout.reward[sel], rollout.next_obs[sel],
             rollout.terminated[sel], new_ep, new_trial,
             {k: np.asarray(v)[sel] for k, v in (extras or {}).items()},
+            None if rollout.switched is None else rollout.switched[sel],
         )
         return int(rows.size)
 
@@ -274,13 +287,39 @@ class ReplayBuffer:
         """``batch_size`` transitions drawn uniformly: a TransitionBatch ``[B, ...]``."""
         return self.gather(self.sample_indices(batch_size))
 
+    def _starts(self, boundary: Boundary) -> np.ndarray:
+        """Per row, the global id where its ``boundary`` unit (episode, trial or segment) starts."""
+        if boundary == "episode":
+            return self._ep_start
+        if boundary == "trial":
+            return self._trial_start
+        if boundary == "segment":
+            return self._seg_start
+        raise ValueError(f"boundary must be 'episode', 'trial' or 'segment', got {boundary!r}")
+
+    def same_segment_indices(self, indices: np.ndarray) -> np.ndarray:
+        """For each row in ``indices`` (any shape), a row drawn uniformly from the stored part of its segment.
+
+        A segment is the stretch of an episode under one task (the whole episode on stationary suites).
+        Draws use the buffer's generator.
+        """
+        n = len(self)
+        if n == 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        oldest = self._count - n
+        order = (oldest + np.arange(n)) % self.capacity  # rows in insertion order
+        seg_sorted = self._seg_start[order]  # non-decreasing
+        idx = np.asarray(indices)
+        start = np.maximum(self._seg_start[idx], oldest)
+        last = oldest + np.searchsorted(seg_sorted, self._seg_start[idx], side="right") - 1
+        pick = start + np.floor(self.rng.random(idx.shape) * (last - start + 1)).astype(np.int64)
+        return pick % self.capacity
+
     def _context_rows(
         self, indices: np.ndarray, length: int, boundary: Boundary, include_current: bool
     ) -> tuple[np.ndarray | torch.Tensor, np.ndarray]:
         """Packed rows ``[*S, L, width]`` (zeros outside the window) and mask ``[*S, L]``."""
-        if boundary not in ("episode", "trial"):
-            raise ValueError(f"boundary must be 'episode' or 'trial', got {boundary!r}")
-        starts = self._ep_start if boundary == "episode" else self._trial_start
+        starts = self._starts(boundary)
         gid = self._gid[indices][..., None]
         lower = np.maximum(starts[indices], self._count - len(self))[..., None]
         shift = np.arange(-length + (1 if include_current else 0), 1 if include_current else 0)
@@ -300,8 +339,8 @@ class ReplayBuffer:
         """Transitions at ``indices`` (shape ``S``) with their context windows ``[*S, L]``.
 
         The window holds the ``length`` transitions before each one (``include_current``: ending with it),
-        oldest first; slots before the start of the episode (``boundary="trial"``: the trial) or older than
-        the buffer's content are zero with ``mask`` 0.
+        oldest first; slots before the start of the episode (``boundary="trial"``: the trial;
+        ``"segment"``: the segment) or older than the buffer's content are zero with ``mask`` 0.
         """
         rows, mask = self._context_rows(indices, length, boundary, include_current)
         return SequenceBatch(self.gather(indices), self._to_batch(rows),
@@ -320,8 +359,9 @@ class ReplayBuffer:
         n = len(self)
         state: dict[str, Any] = {
             "data": self._data[:n].copy(), "gid": self._gid[:n].copy(), "ep_start": self._ep_start[:n].copy(),
-            "trial_start": self._trial_start[:n].copy(), "count": self._count,
-            "last_ep_start": self._last_ep_start, "last_trial_start": self._last_trial_start,
+            "trial_start": self._trial_start[:n].copy(), "seg_start": self._seg_start[:n].copy(),
+            "count": self._count, "last_ep_start": self._last_ep_start,
+            "last_trial_start": self._last_trial_start, "last_seg_start": self._last_seg_start,
             "capacity": self.capacity, "width": self.width,
         }
         if include_rng:
@@ -342,6 +382,9 @@ class ReplayBuffer:
         self._count = int(state["count"])
         self._last_ep_start = int(state["last_ep_start"])
         self._last_trial_start = int(state["last_trial_start"])
+        # States saved before segments existed: every segment is its episode.
+        self._seg_start[:n] = state.get("seg_start", state["ep_start"])
+        self._last_seg_start = int(state.get("last_seg_start", state["last_ep_start"]))
         if "rng" in state:
             self.rng.bit_generator.state = state["rng"]
 

@@ -183,8 +183,11 @@ class MossConfig(SACConfig):
     transitions before it in its own window, as the paper and lknak/tigr compute it. ``"same-task"``: an
     independent window of the same training task's buffer, with the same distribution of context lengths
     (with ``use_trajectory_sample_sac`` False: the belief after a whole independent window, for ``s`` and
-    ``s'``); stationary suites only, non-stationary suites keep ``"preceding"`` [harness; MoSS README,
-    "The belief reads the behaviour"]."""
+    ``s'``). On non-stationary suites, where another episode's window may hold another task, the sampled
+    windows stay inside one *segment* (the stretch of an episode under one task; the collector marks
+    switches by identity, ``Rollout.switched``) and the independent window ends at a transition drawn
+    uniformly from the same segment [harness; MoSS README, "The belief reads the behaviour" and
+    "Cheetah-vel-nonstat"]."""
     policy_dim_preprocess: bool = True
     """Embed state and belief with separate Linear+ReLU layers before actor and critics
     [paper: policy_dim_preprocess = True]."""

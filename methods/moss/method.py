@@ -110,9 +110,11 @@ class Moss(Method):
         self.replay = MultiTaskReplay(self.num_tasks, self.obs_dim, self.act_dim, cfg.replay_capacity,
                                       ctx.rng("moss", "replay"), self.device)
         contrastive = cfg.use_contrastive and not suite.nonstationary
-        #: SAC beliefs from an independent window of the sampled transition's task (stationary suites only:
-        #: within a non-stationary episode another window may belong to another task).
-        self.same_task_beliefs = cfg.sac_belief_context == "same-task" and not suite.nonstationary
+        #: SAC beliefs from an independent window of the sampled transition's task: any episode of its
+        #: training task on stationary suites; on non-stationary ones (another episode's window may belong
+        #: to another task) a window of the same segment, the stretch of its episode under one task.
+        self.same_task_beliefs = cfg.sac_belief_context == "same-task"
+        self.nonstationary = suite.nonstationary
         self.inference = TaskInference(self.obs_dim, self.act_dim, cfg, contrastive, self.device)
         self.policy = BeliefSAC(self.obs_dim, self.act_dim, belief_feature_dim(cfg), cfg, self.device)
         self.iteration = 0
@@ -171,6 +173,23 @@ class Moss(Method):
             for t in np.flatnonzero(counts)
         ])
 
+    def _segment_windows(
+        self, counts: np.ndarray, length: int, include_current: bool, other_length: int
+    ) -> tuple[SequenceBatch, SequenceBatch]:
+        """Windows that stay inside one segment, each with an independent window of the same segment.
+
+        ``counts[t]`` windows of ``length`` of every task ``t`` (task order; a window never crosses a task
+        switch) and, row for row, a window of ``other_length`` transitions before a transition drawn
+        uniformly from the same segment of the same episode (non-stationary ``same-task`` beliefs).
+        """
+        own, other = [], []
+        for t in np.flatnonzero(counts):
+            buf = self.replay.buffer(int(t))
+            idx = buf.sample_indices(int(counts[t]))
+            own.append(buf.gather_sequences(idx, length, "segment", include_current))
+            other.append(buf.gather_sequences(buf.same_segment_indices(idx), other_length, "segment", False))
+        return concat_sequences(own), concat_sequences(other)
+
     def _policy_samples(self, wanted: int) -> tuple[torch.Tensor, ...]:
         """About ``wanted`` SAC samples (obs, belief, action, reward, next_obs, next_belief, terminated)."""
         cfg = self.config
@@ -178,17 +197,26 @@ class Moss(Method):
         if cfg.online_inference and cfg.use_trajectory_sample_sac:
             n = max(1, math.ceil(wanted / self._mean_window))
             counts = self._window_counts(n)
-            batch = self._windows(counts, w, "episode", True)
-            other = (self._windows(counts, cfg.time_steps, "episode", False)
-                     if self.same_task_beliefs else None)
+            other: SequenceBatch | None = None
+            if self.same_task_beliefs and self.nonstationary:
+                batch, other = self._segment_windows(counts, w, True, cfg.time_steps)
+            else:
+                batch = self._windows(counts, w, "episode", True)
+                if self.same_task_beliefs:
+                    other = self._windows(counts, cfg.time_steps, "episode", False)
             out = self.inference.window_transitions(batch, other)
             self._mean_window = max(1.0, len(out[0]) / n)
             return out
         counts = self._window_counts(wanted)
-        seq = self._windows(counts, w, "episode", True)
+        if cfg.online_inference and self.same_task_beliefs and self.nonstationary:
+            seq, ctx = self._segment_windows(counts, w, True, cfg.time_steps)
+        else:
+            seq = self._windows(counts, w, "episode", True)
+            ctx = (self._windows(counts, cfg.time_steps, "episode", False)
+                   if cfg.online_inference and self.same_task_beliefs else seq)
         cur = seq.current
         if cfg.online_inference and self.same_task_beliefs:  # after a whole independent window, for s and s'
-            b = nb = self.inference.context_beliefs(self._windows(counts, cfg.time_steps, "episode", False))
+            b = nb = self.inference.context_beliefs(ctx)
         elif cfg.online_inference:
             b, nb = self.inference.transition_beliefs(seq)
         else:  # trajectory-level: one belief from an independent window of the same task, for s and s'

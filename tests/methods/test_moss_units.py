@@ -576,11 +576,12 @@ def test_readout_transfer_separates_task_from_behaviour() -> None:
     assert moved.r2_other < 0.6 and moved.slope_other == pytest.approx(0.6, abs=0.05) and moved.shift > 0.2
 
 
-def test_same_task_beliefs_only_on_stationary_suites_and_in_the_bench_profile() -> None:
+def test_same_task_beliefs_in_the_bench_profile_and_on_request() -> None:
     """The fix of the stuck cheetah-vel seed (MoSS README, "The belief reads the behaviour"): the bench
     profile pairs SAC samples with beliefs from another window of the task and takes InfoNCE positives from
-    another window on the stationary MuJoCo groups; non-stationary suites keep the preceding window even when
-    asked (another window may hold another task), and the paper profile keeps the paper's settings."""
+    another window on the stationary MuJoCo groups; the non-stationary bench keeps the preceding window
+    (same-segment windows are a switch there, see the next test), and the paper profile keeps the paper's
+    settings."""
     from harness.config import method_config
     from harness.context import RunContext
     from harness.registry import get_method, get_suite
@@ -592,7 +593,7 @@ def test_same_task_beliefs_only_on_stationary_suites_and_in_the_bench_profile() 
         paper = method_config(cls, get_suite(name), "paper")
         assert (paper.sac_belief_context, paper.contrastive_positive) == ("preceding", "trajectory"), name
     assert method_config(cls, get_suite("cheetah-vel-nonstat"), "bench").sac_belief_context == "preceding"
-    for name, expected in (("point-goal", True), ("point-goal-nonstat", False)):
+    for name, expected in (("point-goal", True), ("point-goal-nonstat", True)):
         suite = get_suite(name)
         method: Any = cls(method_config(cls, suite, "smoke", sets={"sac_belief_context": "same-task"}))
         method.setup(suite, suite.train_tasks(0, 2), RunContext(seed=0))
@@ -619,7 +620,8 @@ def test_bench_profile_takes_half_a_sac_step_per_env_step_on_every_bench_suite()
 @pytest.mark.parametrize("warmup", ["every-task", "iteration"])
 def test_warmup_collects_on_every_task_or_as_an_iteration(warmup: str) -> None:
     """``warmup``: the first iteration collects on every training task (the paper) or, like every later
-    iteration, on ``num_train_tasks_per_episode`` of them; either way ``num_transitions_initial`` steps each."""
+    iteration, on ``num_train_tasks_per_episode`` of them; either way ``num_transitions_initial`` steps
+    each."""
     from harness.collector import Collector
     from harness.config import method_config
     from harness.context import RunContext
@@ -648,3 +650,58 @@ def test_bench_profile_scales_metaworld_rewards_by_one() -> None:
     for name in ("ml1-reach-v2", "ml1-push-v2"):
         assert method_config(cls, get_suite(name), "bench").reward_scale == 1.0, name
         assert method_config(cls, get_suite(name), "paper").reward_scale == 10.0, name
+
+
+@pytest.mark.parametrize("trajectory", [True, False])
+def test_nonstationary_same_task_beliefs_come_from_the_same_segment(trajectory: bool) -> None:
+    """Non-stationary ``same-task``: every SAC sample's window stays inside one segment (no task switch in
+    it) and its belief comes from another window of that same segment. Observations here carry a segment
+    label (row, episode, segment), so a window that crosses a switch or a context from another segment
+    shows up as a second label."""
+    from harness.config import method_config
+    from harness.context import RunContext
+    from harness.registry import get_method, get_suite
+    from harness.rollout import Rollout
+
+    suite = get_suite("point-goal-nonstat")
+    cls = get_method("moss")
+    sets = {"sac_belief_context": "same-task", "use_trajectory_sample_sac": trajectory}
+    method: Any = cls(method_config(cls, suite, "smoke", sets=sets))
+    method.setup(suite, suite.train_tasks(0, 2), RunContext(seed=0))
+    n, t, horizon, d = 4, 2 * suite.horizon, suite.horizon, suite.spec.obs_dim
+    rng = np.random.default_rng(1)
+    switched = np.zeros((n, t), bool)
+    for row in range(n):
+        for ep in range(2):
+            for b in range(1, horizon // 20):  # switches at random 20-step boundaries
+                switched[row, ep * horizon + 20 * b] = rng.random() < 0.5
+    episode = np.repeat((np.arange(t) // horizon)[None], n, 0)
+    label = 1000 * np.arange(n)[:, None] + 100 * episode + np.cumsum(switched, axis=1) + 1
+    obs = np.concatenate([label[..., None], rng.normal(size=(n, t, d - 1))], -1).astype(np.float32)
+    ro = Rollout(obs=obs, action=rng.uniform(-1, 1, (n, t, 2)).astype(np.float32),
+                 reward=rng.normal(size=(n, t)).astype(np.float32), next_obs=obs.copy(),
+                 terminated=np.zeros((n, t), bool), truncated=np.zeros((n, t), bool),
+                 active=np.ones((n, t), bool), episode=episode, success=np.zeros((n, t), bool),
+                 task_ids=np.array([0, 1, 0, 1]), switched=switched)
+    method.replay.add_rollout(ro)
+    counts = method._window_counts(64)
+    own, other = method._segment_windows(counts, method.config.time_steps + 1, True, method.config.time_steps)
+    own_labels = own.context.obs[..., 0] * own.mask
+    other_labels = other.context.obs[..., 0] * other.mask
+    current = own.current.obs[:, 0]
+    for row in range(len(current)):
+        assert set(own_labels[row][own.mask[row] > 0].tolist()) == {float(current[row])}
+        got = set(other_labels[row][other.mask[row] > 0].tolist())
+        assert got <= {float(current[row])}, (float(current[row]), got)
+    assert (other.mask.sum(1) > 0).float().mean() > 0.8  # most contexts are not empty
+    # The SAC samples of a policy phase take this path.
+    calls: list[tuple[Any, ...]] = []
+    draw = method._segment_windows
+
+    def spy(*args: Any) -> Any:
+        calls.append(args)
+        return draw(*args)
+
+    method._segment_windows = spy
+    samples = method._policy_samples(256)
+    assert len(calls) == 1 and len(samples[0]) > 0 and samples[1].shape[1] == samples[5].shape[1]

@@ -337,3 +337,47 @@ def test_seeded_sampling_is_deterministic_and_state_round_trips() -> None:
     mt1.add_rollout(_rollout())
     mt2.load_state_dict(mt1.state_dict())
     assert torch.equal(mt1.sample([0, 1], 5).obs, mt2.sample([0, 1], 5).obs)
+
+
+def test_segments_split_episodes_at_switches_and_pair_within_a_segment() -> None:
+    """``rollout.switched`` starts a segment: ``boundary="segment"`` windows stop there, and
+    ``same_segment_indices`` draws uniformly from the stored part of each row's segment, also after the ring
+    wrapped and after a state round trip (states saved before segments existed load episodes as segments)."""
+    ro = _rollout()
+    ro.switched = np.zeros((3, 10), bool)
+    ro.switched[0, 2] = True  # segments 0-1 | 2-4 (episode 0) | 5-9 (episode 1)
+    buf = ReplayBuffer(1, 1, 100, np.random.default_rng(0))
+    row0 = np.array([True, False, False])
+    buf.add_rollout(ro, row_mask=row0)
+    stored = _stored_obs(buf)
+    idx = np.array([stored.index(v) for v in (1.0, 3.0, 4.0, 7.0)])
+    seg = buf.gather_sequences(idx, 3, boundary="segment", include_current=True)
+    assert (seg.context.obs[..., 0] * seg.mask).tolist() == [[0, 0, 1], [0, 2, 3], [2, 3, 4], [5, 6, 7]]
+    episode = buf.gather_sequences(idx, 3, boundary="episode", include_current=True)
+    assert (episode.context.obs[..., 0] * episode.mask).tolist()[1] == [1, 2, 3]  # crosses the switch
+    segment_of = {0: 0, 1: 0, 2: 1, 3: 1, 4: 1, 5: 2, 6: 2, 7: 2, 8: 2, 9: 2}
+    draws = buf.same_segment_indices(np.repeat(idx, 400))
+    got = np.asarray(stored)[draws].reshape(4, 400)
+    for row, v in enumerate((1, 3, 4, 7)):
+        members = [k for k, s in segment_of.items() if s == segment_of[v]]
+        counts = np.array([(got[row] == m).sum() for m in members])
+        assert set(got[row].tolist()) == set(members), (v, set(got[row].tolist()))
+        assert counts.min() > 400 / len(members) * 0.6, (v, counts)  # about uniform
+    # Ring: capacity 6 keeps slots 4-9; slot 4's segment (2-4) survives only as itself.
+    small = ReplayBuffer(1, 1, 6, np.random.default_rng(0))
+    small.add_rollout(ro, row_mask=row0)
+    kept = _stored_obs(small)
+    draws = small.same_segment_indices(np.full(50, kept.index(4.0)))
+    assert {kept[d] for d in draws} == {4.0}
+    draws = small.same_segment_indices(np.full(50, kept.index(9.0)))
+    assert {kept[d] for d in draws} == {5.0, 6.0, 7.0, 8.0, 9.0}
+    state = buf.state_dict()
+    copy = ReplayBuffer(1, 1, 100, np.random.default_rng(0))
+    copy.load_state_dict(state)
+    assert torch.equal(copy.gather_sequences(idx, 3, "segment", True).context.obs, seg.context.obs)
+    del state["seg_start"], state["last_seg_start"]
+    old = ReplayBuffer(1, 1, 100, np.random.default_rng(0))
+    old.load_state_dict(state)
+    assert torch.equal(old.gather_sequences(idx, 3, "segment", True).context.obs, episode.context.obs)
+    with pytest.raises(ValueError, match="'episode', 'trial' or 'segment'"):
+        buf.gather_sequences(idx, 3, boundary="switch")  # type: ignore[arg-type]

@@ -104,3 +104,27 @@ def test_evaluation_in_chunks_scores_each_task_as_all_at_once(method_name):
     key = whole.traces.sort_values(cols[:3])[cols].reset_index(drop=True)
     pd.testing.assert_frame_equal(key, chunked.traces.sort_values(cols[:3])[cols].reset_index(drop=True),
                                   rtol=1e-5, atol=1e-4)
+
+
+def test_rollout_marks_task_switches_by_identity_only() -> None:
+    """``Rollout.switched`` is True exactly where the ground truth's task changes inside an episode (the
+    non-stationary wrapper's ``info["switched"]``) and never on a stationary suite."""
+    from harness.rollout import EnvPool, run_trial
+
+    class Still:
+        def reset(self, task_boundary: bool) -> None: ...
+        def act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
+            return np.zeros((len(obs), 2), np.float32)
+        def observe(self, step: object) -> None: ...
+
+    for name, switches in (("point-goal-nonstat", True), ("point-goal", False)):
+        suite = get_suite(name)
+        pool = EnvPool(suite, suite.test_tasks(0, 4), 0, "eval", task_obs=False)
+        ro, truth = run_trial(pool, [0, 1, 2, 3], Still(), 2, True, record_truth=True)  # type: ignore[arg-type]
+        pool.close()
+        assert truth is not None and ro.switched is not None
+        changed = np.zeros_like(ro.switched)
+        changed[:, 1:] = np.abs(np.diff(truth.task_vector, axis=1)).sum(-1) > 0
+        changed &= ro.episode == np.roll(ro.episode, 1, axis=1)  # not an episode start
+        assert np.array_equal(ro.switched, changed), name
+        assert bool(ro.switched.any()) == switches, name
