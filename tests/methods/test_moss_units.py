@@ -579,7 +579,7 @@ def test_readout_transfer_separates_task_from_behaviour() -> None:
 def test_same_task_beliefs_in_the_bench_profile_and_on_request() -> None:
     """The fix of the stuck cheetah-vel seed (MoSS README, "The belief reads the behaviour"): the bench
     profile pairs SAC samples with beliefs from another window of the task and takes InfoNCE positives from
-    another window on the stationary MuJoCo groups; the non-stationary bench keeps the preceding window
+    another window on the stationary MuJoCo and Meta-World groups; the non-stationary bench keeps the preceding window
     (same-segment windows are a switch there, see the next test), and the paper profile keeps the paper's
     settings."""
     from harness.config import method_config
@@ -587,7 +587,7 @@ def test_same_task_beliefs_in_the_bench_profile_and_on_request() -> None:
     from harness.registry import get_method, get_suite
 
     cls = get_method("moss")
-    for name in ("cheetah-vel", "cheetah-vel-ood", "cheetah-dir", "ant-dir"):
+    for name in ("cheetah-vel", "cheetah-vel-ood", "cheetah-dir", "ant-dir", "ml1-reach-v2"):
         cfg = method_config(cls, get_suite(name), "bench")
         assert (cfg.sac_belief_context, cfg.contrastive_positive) == ("same-task", "task"), name
         paper = method_config(cls, get_suite(name), "paper")
