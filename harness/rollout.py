@@ -187,6 +187,7 @@ def run_trial(
     spec = pool.suite.spec
     obs_dim = spec.obs_dim + (spec.task_dim if pool.task_obs else 0)
     t_max = episodes * horizon
+    switched = np.zeros((n, t_max), bool)
     ro = Rollout(
         obs=np.zeros((n, t_max, obs_dim), np.float32),
         action=np.zeros((n, t_max, spec.act_dim), np.float32),
@@ -198,9 +199,8 @@ def run_trial(
         episode=np.zeros((n, t_max), np.int64),
         success=np.zeros((n, t_max), bool),
         task_ids=ids,
-        switched=np.zeros((n, t_max), bool),
+        switched=switched,
     )
-    assert ro.switched is not None
     truth = (GroundTruth(np.zeros((n, t_max, spec.task_dim), np.float32), [[None] * t_max for _ in range(n)])
              if record_truth else None)
     slot = 0
@@ -237,7 +237,7 @@ def run_trial(
             trunc[idx] = [bool(st[3]) or t == horizon - 1 for st in steps]
             trunc &= ~term
             ro.success[idx, s] = [bool(st[4].get("success", False)) for st in steps]
-            ro.switched[idx, s] = [bool(st[4].get("switched", False)) for st in steps]
+            switched[idx, s] = [bool(st[4].get("switched", False)) for st in steps]
             if truth is not None:
                 for i, st in zip(idx, steps, strict=True):
                     task = st[4]["task"]
