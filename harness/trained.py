@@ -11,9 +11,12 @@ run, the final one). Example::
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from harness import store
 from harness.checkpoint import load_run_checkpoint
@@ -21,6 +24,7 @@ from harness.config import config_from_dict
 from harness.context import RunContext, resolve_device
 from harness.method import Method
 from harness.registry import get_method, get_suite
+from harness.rollout import EnvPool, Rollout, run_trial
 from harness.suite import Suite, Task
 
 
@@ -95,3 +99,27 @@ def load_run(run_dir: str | Path, device: str = "auto") -> TrainedRun:
         run_dir=path, record=record, suite=suite, method=method, train_tasks=train_tasks,
         test_tasks=test_tasks, seed=seed, env_steps=ckpt.env_steps,
     )
+
+
+def greedy_episodes(run: TrainedRun, tasks: list[Task]) -> tuple[Rollout, np.ndarray]:
+    """One greedy episode per task of a trained run, zero-shot, on the run's evaluation env seeds.
+
+    A run that sees the task gets it in its observations as in training; the returned observations are cut
+    to the suite's own ``obs_dim``, so rollouts of different methods on the same tasks compare (the env
+    seeds and, on non-stationary suites, the switch schedule depend only on the run seed and the tasks).
+
+    Returns:
+        The rollout (``[N, T, ...]`` arrays, ``N = len(tasks)``) and the task vector in force at every step,
+        ``[N, T, P]``.
+    """
+    pool = EnvPool(run.suite, tasks, run.seed, "eval", task_obs=bool(getattr(run.method, "sees_task", False)))
+    try:
+        rollout, truth = run_trial(pool, list(range(len(tasks))), run.method.agent(len(tasks)), 1, True,
+                                   record_truth=True)
+    finally:
+        pool.close()
+    if truth is None:  # record_truth=True always returns it
+        raise RuntimeError("run_trial returned no task record")
+    obs_dim = run.suite.spec.obs_dim
+    return dataclasses.replace(rollout, obs=rollout.obs[..., :obs_dim],
+                               next_obs=rollout.next_obs[..., :obs_dim]), truth.task_vector

@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 
 from harness.registry import load_plugins
-from harness.rollout import EnvPool, Rollout, run_trial
-from harness.trained import TrainedRun, load_run
+from harness.rollout import Rollout
+from harness.trained import TrainedRun, greedy_episodes, load_run
 from methods.moss.diagnostics import (
     DEFAULT_BUCKETS,
     belief_gap,
@@ -65,24 +65,9 @@ def _rollout(run: TrainedRun, tasks: list[Any], retain_hidden: bool) -> tuple[Ro
     original = method.config
     method.config = dataclasses.replace(original, retain_hidden=retain_hidden)
     try:
-        return _greedy_episodes(run, tasks, run.suite.spec.obs_dim)
+        return greedy_episodes(run, tasks)
     finally:
         method.config = original
-
-
-def _greedy_episodes(run: TrainedRun, tasks: list[Any], obs_dim: int) -> tuple[Rollout, np.ndarray]:
-    """One greedy episode per task of any trained run (task observations if the run sees the task), with
-    its observations cut to the suite's own ``obs_dim``; returns the rollout and the task vectors
-    ``[N, T, P]``."""
-    pool = EnvPool(run.suite, tasks, run.seed, "eval", task_obs=bool(getattr(run.method, "sees_task", False)))
-    try:
-        rollout, truth = run_trial(pool, list(range(len(tasks))), run.method.agent(len(tasks)), 1, True,
-                                   record_truth=True)
-    finally:
-        pool.close()
-    assert truth is not None
-    return dataclasses.replace(rollout, obs=rollout.obs[..., :obs_dim],
-                               next_obs=rollout.next_obs[..., :obs_dim]), truth.task_vector
 
 
 def _ranges(x: np.ndarray, buckets: list[tuple[int, int]]) -> list[float]:
@@ -131,7 +116,7 @@ def measure(
         rows = []
         beliefs: list[np.ndarray] = []
         for name, source in ((str(against), load_run(against, device=device)), ("own policy", run)):
-            ro, task_vec = _greedy_episodes(source, tasks, run.suite.spec.obs_dim)
+            ro, task_vec = greedy_episodes(source, tasks)
             rows.append({"behaviour": name, **dataclasses.asdict(critic_on_behaviour(
                 run.method, ro.obs, ro.action, ro.reward, ro.next_obs))})
             feats = episode_features(ro.obs, ro.action, ro.reward, ro.next_obs, encoder.input_mean.device)

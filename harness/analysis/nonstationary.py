@@ -91,8 +91,14 @@ def aligned_to_switches(
     return cat.groupby(["suite", "method", "seed", "offset"], as_index=False)["value"].mean()
 
 
+#: Directions of a switch for :func:`aligned_switch_progress`: the sign of the change of the task's first
+#: component (e.g. a higher or a lower target velocity).
+DIRECTIONS = ("increase", "decrease")
+
+
 def aligned_switch_progress(
-    traces: pd.DataFrame, before: int = 10, after: int = 100, min_change: float = 0.5
+    traces: pd.DataFrame, before: int = 10, after: int = 100, min_change: float = 0.5,
+    direction: str | None = None,
 ) -> pd.DataFrame:
     """How far what the agent achieves has moved from the old task to the new one around each switch,
     averaged per run: columns ``suite, method, seed, offset, value``.
@@ -105,7 +111,13 @@ def aligned_switch_progress(
     to after it. Switches with ``|d| < min_change`` (in the task's
     units) are left out, since the ratio is noise there. Windows as in :func:`aligned_to_switches`. Rows
     without ``achieved`` (suites without the quantity, runs written before it) are ignored.
+
+    ``direction`` (one of :data:`DIRECTIONS`, or None for every switch) keeps only the switches that raise
+    (``increase``) or lower (``decrease``) the task's first component: on a velocity suite an agent whose
+    belief cannot tell a slower target from a faster one after a switch follows one kind and not the other.
     """
+    if direction is not None and direction not in DIRECTIONS:
+        raise ValueError(f"unknown switch direction {direction!r}; valid: {', '.join(DIRECTIONS)} or None")
     columns = ["suite", "method", "seed", "offset", "value"]
     if "achieved" not in traces:
         return pd.DataFrame(columns=columns)
@@ -118,6 +130,8 @@ def aligned_switch_progress(
             d = task[p] - task[p - 1]
             if float(np.linalg.norm(d)) < min_change:
                 continue
+            if direction is not None and (d[0] > 0) != (direction == "increase"):
+                continue
             value = (achieved[mask] - task[p - 1]) @ d / float(d @ d)
             parts.append(pd.DataFrame({"suite": keys[0], "method": keys[1], "seed": keys[2],
                                        "offset": t[mask] - t[p], "value": value}))
@@ -125,6 +139,60 @@ def aligned_switch_progress(
         return pd.DataFrame(columns=columns)
     cat = pd.concat(parts, ignore_index=True)
     return cat.groupby(["suite", "method", "seed", "offset"], as_index=False)["value"].mean()
+
+
+def switch_phases(target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each step of whole episodes stands relative to the task switches.
+
+    Args:
+        target: ``[N, T]`` the task's first component in force at each step of ``N`` episodes (step 0 first).
+
+    Returns:
+        ``since [N, T]`` int, steps since the last switch (since step 0 before any switch), and
+        ``direction [N, T]`` int: 0 before the episode's first switch, +1 after a switch that raised the
+        component, -1 after one that lowered it.
+    """
+    target = np.asarray(target, dtype=float)
+    since = np.zeros(target.shape, dtype=int)
+    direction = np.zeros(target.shape, dtype=int)
+    for t in range(1, target.shape[1]):
+        change = target[:, t] - target[:, t - 1]
+        switched = change != 0
+        since[:, t] = np.where(switched, 0, since[:, t - 1] + 1)
+        direction[:, t] = np.where(switched, np.sign(change).astype(int), direction[:, t - 1])
+    return since, direction
+
+
+#: Ranges ``[lo, hi)`` of steps since a switch in :func:`error_by_switch_phase`.
+SINCE_SWITCH_RANGES: tuple[tuple[int, int], ...] = ((0, 20), (20, 64), (64, 100), (100, 10**9))
+
+
+def error_by_switch_phase(
+    error: np.ndarray, target: np.ndarray, ranges: tuple[tuple[int, int], ...] = SINCE_SWITCH_RANGES
+) -> pd.DataFrame:
+    """Mean of a per-step signed error by phase of the episode and steps since the last switch.
+
+    Args:
+        error: ``[N, T]`` e.g. achieved minus target velocity, or a belief read-out minus the target.
+        target: ``[N, T]`` the task's first component in force at each step (see :func:`switch_phases`).
+        ranges: ``[lo, hi)`` ranges of steps since the last switch (or since step 0 before any switch).
+
+    Returns:
+        Columns ``phase`` (``before any switch``, ``after an increase``, ``after a decrease``), ``steps``
+        (``"lo-hi"``), ``error`` (mean), ``abs_error`` (mean of the absolute value) and ``n`` (steps); empty
+        ranges are left out.
+    """
+    since, direction = switch_phases(target)
+    error = np.asarray(error, dtype=float)
+    rows = []
+    for code, phase in ((0, "before any switch"), (1, "after an increase"), (-1, "after a decrease")):
+        for lo, hi in ranges:
+            m = (direction == code) & (since >= lo) & (since < hi)
+            if m.any():
+                rows.append({"phase": phase, "steps": f"{lo}-{hi}" if hi < 10**9 else f"{lo}+",
+                             "error": float(error[m].mean()), "abs_error": float(np.abs(error[m]).mean()),
+                             "n": int(m.sum())})
+    return pd.DataFrame(rows, columns=["phase", "steps", "error", "abs_error", "n"])
 
 
 def aggregate_over_seeds(

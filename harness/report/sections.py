@@ -10,6 +10,7 @@ import html
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -339,6 +340,15 @@ def nonstationary(ctx: Context) -> Section:
         sec.add_figure(
             figures.switch_figure(reward, probe, suite, ctx.colours, progress), f"switch-{suite}", static=True
         )
+        by_direction = _progress_by_direction(tr)
+        if not by_direction.empty:
+            sec.add_html(
+                f"<h3>{html.escape(suite)}: progress towards the new task by direction of the switch</h3>"
+                "<p>Mean over seeds (each seed: mean over its switches and over steps 30 to 99 after them) "
+                "of the fraction of the way from the old task to the new one; 1 = follows. An agent that "
+                "cannot tell a lower target from a higher one follows one direction only.</p>"
+                + _frame_html(by_direction)
+            )
         for method in sorted(tr["method"].unique()):
             run = tr[tr["method"] == method]
             with_achieved = [sd for sd, g in run.groupby("seed") if ns.has_achieved(g)]
@@ -359,6 +369,25 @@ def nonstationary(ctx: Context) -> Section:
                 f"trace-{suite}-{method}",
             )
     return sec
+
+
+def _progress_by_direction(traces: pd.DataFrame, lo: int = 30, hi: int = 100) -> pd.DataFrame:
+    """Per method: mean over seeds of :func:`ns.aligned_switch_progress` over offsets ``[lo, hi)``, for
+    switches that raise and that lower the task's first component (columns ``method``, one per direction
+    with its number of seeds)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for direction in ns.DIRECTIONS:
+        moved = ns.aligned_switch_progress(traces, after=hi, direction=direction)
+        if moved.empty:
+            continue
+        late = moved[(moved["offset"] >= lo) & (moved["offset"] < hi)]
+        per_seed = late.groupby(["method", "seed"])["value"].mean()
+        for method, values in per_seed.groupby(level="method"):
+            row = rows.setdefault(str(method), {"method": str(method)})
+            row[f"after an {direction}" if direction == "increase" else f"after a {direction}"] = (
+                f"{values.mean():.2f} (n={len(values)})"
+            )
+    return pd.DataFrame(list(rows.values()))
 
 
 def beliefs(ctx: Context) -> Section:

@@ -202,6 +202,39 @@ def test_switch_progress_from_old_task_to_new() -> None:
     assert set(both["seed"]) == {0}
 
 
+def test_switch_progress_by_direction() -> None:
+    """``direction`` keeps the switches that raise (increase) or lower (decrease) the task's first
+    component; the agent here follows only the switches that raise it."""
+    tr = _trace()
+    tr["true_task"] = [[0.0, 0.0]] * 4 + [[2.0, 0.0]] * 4 + [[1.0, 0.0]] * 2  # up at t = 4, down at t = 8
+    tr["achieved"] = [[0.0, 0.0]] * 4 + [[2.0, 0.0]] * 6  # reaches 2 at once, stays there after the drop
+    up = nonstationary.aligned_switch_progress(tr, before=0, after=2, direction="increase")
+    down = nonstationary.aligned_switch_progress(tr, before=0, after=2, direction="decrease")
+    assert up["value"].tolist() == pytest.approx([1.0, 1.0]) and down["value"].tolist() == pytest.approx([0.0, 0.0])
+    both = nonstationary.aligned_switch_progress(tr, before=0, after=2)
+    assert both["value"].tolist() == pytest.approx([0.5, 0.5])
+    with pytest.raises(ValueError, match="increase, decrease"):
+        nonstationary.aligned_switch_progress(tr, direction="up")
+
+
+def test_switch_phases_and_error_by_phase() -> None:
+    """Steps since the last switch and the direction of that switch, and a signed error averaged per phase
+    and range of steps since the switch."""
+    target = np.array([[1.0] * 5 + [2.0] * 5 + [0.5] * 5, [3.0] * 15])
+    since, direction = nonstationary.switch_phases(target)
+    assert since[0].tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4]
+    assert direction[0].tolist() == [0] * 5 + [1] * 5 + [-1] * 5 and not direction[1].any()
+    assert since[1].tolist() == list(range(15))
+    # an agent that keeps the first target: lags by -1 after the rise and overshoots by +0.5 after the drop
+    error = np.array([[0.0] * 5 + [-1.0] * 5 + [0.5] * 5, [0.0] * 15])
+    table = nonstationary.error_by_switch_phase(error, target, ranges=((0, 2), (2, 100)))
+    got = {(r.phase, r.steps): (r.error, r.n) for r in table.itertuples()}
+    assert got[("after an increase", "0-2")] == (pytest.approx(-1.0), 2)
+    assert got[("after a decrease", "2-100")] == (pytest.approx(0.5), 3)
+    assert got[("before any switch", "2-100")] == (pytest.approx(0.0), 16)  # rows 0 (2-4) and 1 (2-14)
+    assert set(table["phase"]) == {"before any switch", "after an increase", "after a decrease"}
+
+
 def test_belief_probe_error_is_zero_for_a_linear_belief() -> None:
     out = nonstationary.belief_probe_error(_trace(), "mean")
     assert np.allclose(out["probe_error"], 0.0, atol=1e-8)

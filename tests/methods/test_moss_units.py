@@ -579,8 +579,8 @@ def test_readout_transfer_separates_task_from_behaviour() -> None:
 def test_same_task_beliefs_in_the_bench_profile_and_on_request() -> None:
     """The fix of the stuck cheetah-vel seed (MoSS README, "The belief reads the behaviour"): the bench
     profile pairs SAC samples with beliefs from another window of the task and takes InfoNCE positives from
-    another window on the stationary MuJoCo and Meta-World groups; the non-stationary bench keeps the preceding window
-    (same-segment windows are a switch there, see the next test), and the paper profile keeps the paper's
+    another window on the stationary MuJoCo and Meta-World groups, and with beliefs from another window of
+    the same segment on the non-stationary group (see the next test); the paper profile keeps the paper's
     settings."""
     from harness.config import method_config
     from harness.context import RunContext
@@ -592,7 +592,8 @@ def test_same_task_beliefs_in_the_bench_profile_and_on_request() -> None:
         assert (cfg.sac_belief_context, cfg.contrastive_positive) == ("same-task", "task"), name
         paper = method_config(cls, get_suite(name), "paper")
         assert (paper.sac_belief_context, paper.contrastive_positive) == ("preceding", "trajectory"), name
-    assert method_config(cls, get_suite("cheetah-vel-nonstat"), "bench").sac_belief_context == "preceding"
+    assert method_config(cls, get_suite("cheetah-vel-nonstat"), "bench").sac_belief_context == "same-task"
+    assert method_config(cls, get_suite("cheetah-vel-nonstat"), "paper").sac_belief_context == "preceding"
     for name, expected in (("point-goal", True), ("point-goal-nonstat", True)):
         suite = get_suite(name)
         method: Any = cls(method_config(cls, suite, "smoke", sets={"sac_belief_context": "same-task"}))
