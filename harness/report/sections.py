@@ -10,7 +10,6 @@ import html
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -344,9 +343,10 @@ def nonstationary(ctx: Context) -> Section:
         if not by_direction.empty:
             sec.add_html(
                 f"<h3>{html.escape(suite)}: progress towards the new task by direction of the switch</h3>"
-                "<p>Mean over seeds (each seed: mean over its switches and over steps 30 to 99 after them) "
-                "of the fraction of the way from the old task to the new one; 1 = follows. An agent that "
-                "cannot tell a lower target from a higher one follows one direction only.</p>"
+                "<p>Means over seeds (each seed: mean over its switches and over steps 30 to 99 after them) "
+                "of the fraction of the way from the old task to the new one (1 = follows) and of what the "
+                "agent achieves minus the target (first task component, its units). An agent that cannot "
+                "tell a lower target from a higher one follows one direction only.</p>"
                 + _frame_html(by_direction)
             )
         for method in sorted(tr["method"].unique()):
@@ -372,22 +372,40 @@ def nonstationary(ctx: Context) -> Section:
 
 
 def _progress_by_direction(traces: pd.DataFrame, lo: int = 30, hi: int = 100) -> pd.DataFrame:
-    """Per method: mean over seeds of :func:`ns.aligned_switch_progress` over offsets ``[lo, hi)``, for
-    switches that raise and that lower the task's first component (columns ``method``, one per direction
-    with its number of seeds)."""
-    rows: dict[str, dict[str, Any]] = {}
+    """Per method and direction of the switch (raising or lowering the task's first component), means
+    over seeds of two per-seed figures over steps ``[lo, hi)`` after the switches: the progress from the old
+    task to the new one (:func:`ns.aligned_switch_progress`) and the signed error of what the agent
+    achieves (first component, achieved - target). Columns ``method, switch, progress, achieved - target,
+    seeds``."""
+    progress: dict[tuple[str, str], list[float]] = {}
     for direction in ns.DIRECTIONS:
         moved = ns.aligned_switch_progress(traces, after=hi, direction=direction)
         if moved.empty:
             continue
         late = moved[(moved["offset"] >= lo) & (moved["offset"] < hi)]
-        per_seed = late.groupby(["method", "seed"])["value"].mean()
-        for method, values in per_seed.groupby(level="method"):
-            row = rows.setdefault(str(method), {"method": str(method)})
-            row[f"after an {direction}" if direction == "increase" else f"after a {direction}"] = (
-                f"{values.mean():.2f} (n={len(values)})"
-            )
-    return pd.DataFrame(list(rows.values()))
+        for (method, _), value in late.groupby(["method", "seed"])["value"].mean().items():
+            progress.setdefault((str(method), direction), []).append(float(value))
+    errors: dict[tuple[str, str], list[float]] = {}
+    recorded = traces[traces["achieved"].notna()] if "achieved" in traces else traces.iloc[:0]
+    for (method, _), run in recorded.groupby(["method", "seed"]):
+        eps = [ep.sort_values("t") for _, ep in run.groupby(["task_id", "episode"])]
+        if len({len(ep) for ep in eps}) != 1:
+            continue  # episodes of unequal length (terminations): no [N, T] arrays
+        target = np.stack([ns.stack_column(ep["true_task"])[:, 0] for ep in eps])
+        achieved = np.stack([ns.stack_column(ep["achieved"])[:, 0] for ep in eps])
+        since, sign = ns.switch_phases(target)
+        for code, direction in ((1, "increase"), (-1, "decrease")):
+            m = (sign == code) & (since >= lo) & (since < hi)
+            if m.any():
+                errors.setdefault((str(method), direction), []).append(float((achieved - target)[m].mean()))
+    rows = []
+    for key in sorted(set(progress) | set(errors)):
+        p, e = progress.get(key, []), errors.get(key, [])
+        rows.append({"method": key[0], "switch": key[1],
+                     "progress": f"{np.mean(p):.2f}" if p else "",
+                     "achieved - target": f"{np.mean(e):+.2f}" if e else "",
+                     "seeds": max(len(p), len(e))})
+    return pd.DataFrame(rows, columns=["method", "switch", "progress", "achieved - target", "seeds"])
 
 
 def beliefs(ctx: Context) -> Section:
