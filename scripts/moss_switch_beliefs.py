@@ -2,38 +2,43 @@
 
 For a trained ``moss`` run (or an ablation with online inference) on a non-stationary suite (e.g.
 ``cheetah-vel-nonstat``, where the agent achieves a forward velocity), on the run's test tasks, zero-shot and
-greedy, with the switch schedule of the run's evaluation:
+greedy, with the switch schedule of the run's evaluation, the mean signed error against the target (first
+task component) before the episode's first switch and after switches that raise or lower it, by steps
+since the switch, of:
 
-* **Achieved - target**: the mean signed error of what the agent achieves, before the episode's first
-  switch and after switches that raise or lower the task's first component, by steps since the switch.
-* **Belief read-out - target**: a linear read-out of the target from the belief (mean and log-variance of
-  the most likely component, the policy's input), fitted on the run's own episodes before their first switch
-  with full windows (at least ``time_steps`` steps in), applied to every step.
+* **achieved**: what the agent achieves (NaN where the suite defines no achieved quantity);
+* **belief probe**: an MLP (2 x 256) fitted to read the target from the belief (mean and log-variance of
+  the most likely component, the policy's input) on the run's own greedy episodes on its first
+  ``--fit-tasks`` training tasks, over every step: what the belief holds about the target;
+* **window probe**: a GRU (128) + MLP fitted on the same episodes to read the target from the last
+  ``time_steps`` raw transitions (the encoder's input): what the context holds, whatever the encoder made
+  of it (steps with a full window only).
 
-With ``--against RUN`` (e.g. the ``sac-oracle`` run of the same suite and seed) the same encoder also
-computes beliefs on that run's greedy episodes on the same tasks and switch schedule, and the table repeats
-both errors there. A belief that is right on the other agent's episodes but wrong on its own after one
-direction of switch is not an inference failure: its own behaviour after that switch leaves the window
-ambiguous (on cheetah-vel-nonstat the reward ``-|v - target|`` at a steady velocity fits a target above and
-one below), and the policy does not probe.
+A belief probe close to the target where the achieved error is large means the policy does not act on
+what its belief holds; a window probe close to the target where the belief probe is not means the encoder
+loses what the context holds. With ``--against RUN`` (e.g. the ``sac-oracle`` run of the same suite and
+seed) the same encoder also reads that run's greedy episodes on the same tasks and switch schedule: a
+belief that is right on its own episodes and wrong on another behaviour's reads the behaviour.
 
     python scripts/moss_switch_beliefs.py results/reference/bench/cheetah-vel-nonstat/moss/seed=1 \\
         --against results/reference/bench/cheetah-vel-nonstat/sac-oracle/seed=1
 
 ``--tasks N`` uses the first N test tasks. ``--json F`` also writes the table to F. Exit code 2 on a bad
-path, a run that is not MoSS-like, or episodes without a switch. Suites that define no achieved quantity
-(e.g. ``point-goal-nonstat``) get the read-out columns only.
+path, a run that is not MoSS-like, or episodes without a switch. About 10 minutes on cheetah-vel-nonstat
+(100 training-task episodes of 600 steps, two probes of 1,500 steps).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from harness.analysis.nonstationary import error_by_switch_phase, switch_phases
 from harness.registry import load_plugins
@@ -41,59 +46,147 @@ from harness.trained import greedy_episodes, load_run
 from methods.moss.diagnostics import episode_features, window_beliefs
 
 
-def _episodes(
-    run: Any, tasks: list[Any], encoder: Any, cfg: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Beliefs ``[N, T, F]`` of ``encoder`` on ``run``'s greedy episodes, the target ``[N, T]`` (first task
-    component) and the achieved quantity ``[N, T]`` (first component; NaN where the suite defines none)."""
+@dataclass
+class Episodes:
+    """Greedy episodes of one run read by one encoder: ``beliefs [N, T, F]`` (the policy's input: mean and
+    log-variance of the most likely component), ``features [N, T, D]`` (the encoder's raw transition
+    features), ``target [N, T]`` and ``achieved [N, T]`` (first task component; NaN where the suite
+    defines no achieved quantity)."""
+
+    beliefs: np.ndarray
+    features: np.ndarray
+    target: np.ndarray
+    achieved: np.ndarray
+
+
+def _episodes(run: Any, tasks: list[Any], encoder: Any, cfg: Any) -> Episodes:
     ro, task_vec = greedy_episodes(run, tasks)
     achieved = run.suite.achieved(ro.obs, ro.next_obs)
     target = task_vec[..., 0]
     feats = episode_features(ro.obs, ro.action, ro.reward, ro.next_obs, encoder.input_mean.device)
     beliefs = window_beliefs(encoder, feats, cfg.time_steps, cfg.bayes_adaptive).cpu().numpy()
     done = np.full(target.shape, np.nan) if achieved is None else np.asarray(achieved)[..., 0]
-    return beliefs, target, done
+    return Episodes(beliefs, feats.cpu().numpy(), target, done)
 
 
-def _design(beliefs: np.ndarray) -> np.ndarray:
-    flat = beliefs.reshape(-1, beliefs.shape[-1]).astype(np.float64)
-    return np.concatenate([flat, np.ones((len(flat), 1))], axis=1)
+class _WindowRegressor(torch.nn.Module):
+    """GRU over a window of transitions, then an MLP to one number."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.gru = torch.nn.GRU(dim, 128, batch_first=True)
+        self.head = torch.nn.Sequential(torch.nn.Linear(128, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.gru(x)[0][:, -1]).squeeze(-1)
 
 
-def fit_readout(beliefs: np.ndarray, target: np.ndarray, full_window: int) -> np.ndarray:
-    """Least-squares read-out ``[F + 1]`` of ``target [N, T]`` from ``[beliefs [N, T, F], 1]`` over the steps
-    before each episode's first switch with at least ``full_window`` steps of context.
+def _windows(features: np.ndarray, rows: np.ndarray, steps: np.ndarray, window: int) -> torch.Tensor:
+    """``[B, window, D]``: the ``window`` transitions before step ``steps[i]`` of episode ``rows[i]``."""
+    idx = steps[:, None] - window + np.arange(window)[None, :]
+    return torch.as_tensor(features[rows[:, None], idx], dtype=torch.float32)
+
+
+@dataclass
+class Probes:
+    """Supervised read-outs of the target, fitted on the run's own episodes on training tasks.
+
+    ``belief``: an MLP (2 x 256) from the belief: what the policy's input holds about the target.
+    ``window``: a GRU (128) + MLP from the last ``window`` raw transitions, the encoder's own input: what
+    the context holds, whatever the encoder made of it.
+    """
+
+    belief: torch.nn.Module
+    window: torch.nn.Module
+    belief_stats: tuple[np.ndarray, np.ndarray]
+    feature_stats: tuple[np.ndarray, np.ndarray]
+    window_len: int
+
+    @torch.no_grad()
+    def read_beliefs(self, beliefs: np.ndarray) -> np.ndarray:
+        """``[N, T]`` the belief probe's target at every step."""
+        mu, sd = self.belief_stats
+        x = torch.as_tensor((beliefs - mu) / sd, dtype=torch.float32)
+        return self.belief(x).squeeze(-1).numpy()
+
+    @torch.no_grad()
+    def read_windows(self, features: np.ndarray) -> np.ndarray:
+        """``[N, T]`` the window probe's target at every step with a full window (NaN before)."""
+        mu, sd = self.feature_stats
+        f = (features - mu) / sd
+        n, t = f.shape[:2]
+        out = np.full((n, t), np.nan)
+        grid_rows, grid_steps = np.meshgrid(np.arange(n), np.arange(self.window_len, t), indexing="ij")
+        rows, steps = grid_rows.ravel(), grid_steps.ravel()
+        for i in range(0, len(rows), 4096):
+            r, st = rows[i:i + 4096], steps[i:i + 4096]
+            out[r, st] = self.window(_windows(f, r, st, self.window_len)).numpy()
+        return out
+
+
+def fit_probes(fit: Episodes, window: int, steps: int = 1500, seed: int = 0) -> Probes:
+    """Train both :class:`Probes` on ``fit`` (Adam 1e-3, batches of 256 steps drawn uniformly, squared error).
 
     Raises:
-        ValueError: no switch in the episodes, or too few such steps to fit.
+        ValueError: episodes shorter than ``window + 1`` steps.
     """
-    since, direction = switch_phases(target)
-    if not (direction != 0).any():
-        raise ValueError("no task switch in the evaluation episodes")
-    fit = ((direction == 0) & (since >= full_window)).ravel()
-    if fit.sum() < beliefs.shape[-1] + 2:
-        raise ValueError("too few steps before the first switch with a full window to fit the read-out")
-    return np.linalg.lstsq(_design(beliefs)[fit], target.ravel()[fit], rcond=None)[0]
+    n, t = fit.target.shape
+    if t <= window:
+        raise ValueError(f"episodes of {t} steps are too short for windows of {window}")
+    gen = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    b_mu = fit.beliefs.reshape(-1, fit.beliefs.shape[-1]).mean(0)
+    b_sd = fit.beliefs.reshape(-1, fit.beliefs.shape[-1]).std(0) + 1e-6
+    f_mu = fit.features.reshape(-1, fit.features.shape[-1]).mean(0)
+    f_sd = fit.features.reshape(-1, fit.features.shape[-1]).std(0) + 1e-6
+    with torch.random.fork_rng():
+        torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+        belief = torch.nn.Sequential(torch.nn.Linear(fit.beliefs.shape[-1], 256), torch.nn.ReLU(),
+                                     torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Linear(256, 1))
+        win = _WindowRegressor(fit.features.shape[-1])
+    xb = torch.as_tensor((fit.beliefs - b_mu) / b_sd, dtype=torch.float32).reshape(n * t, -1)
+    yb = torch.as_tensor(fit.target.reshape(-1), dtype=torch.float32)
+    feats = (fit.features - f_mu) / f_sd
+    opt_b, opt_w = torch.optim.Adam(belief.parameters(), 1e-3), torch.optim.Adam(win.parameters(), 1e-3)
+    for _ in range(steps):
+        i = torch.as_tensor(rng.integers(0, n * t, 256))
+        loss = ((belief(xb[i]).squeeze(-1) - yb[i]) ** 2).mean()
+        opt_b.zero_grad()
+        loss.backward()
+        opt_b.step()
+        rows, st = rng.integers(0, n, 256), rng.integers(window, t, 256)
+        y = torch.as_tensor(fit.target[rows, st], dtype=torch.float32)
+        loss = ((win(_windows(feats, rows, st, window)) - y) ** 2).mean()
+        opt_w.zero_grad()
+        loss.backward()
+        opt_w.step()
+    return Probes(belief.eval(), win.eval(), (b_mu, b_sd), (f_mu, f_sd), window)
 
 
-def switch_table(
-    beliefs: np.ndarray, target: np.ndarray, achieved: np.ndarray, coef: np.ndarray, suffix: str = ""
-) -> pd.DataFrame:
+def switch_table(ep: Episodes, probes: Probes, suffix: str = "") -> pd.DataFrame:
     """Per phase (before any switch, after an increase, after a decrease) and range of steps since the
-    switch: the mean signed ``achieved - target`` (column ``achieved<suffix>``), ``read-out - target``
-    (``readout<suffix>``) and the number of steps (``n<suffix>``). Shapes as in :func:`fit_readout`."""
-    readout = (_design(beliefs) @ coef).reshape(target.shape)
-    act = error_by_switch_phase(achieved - target, target)
-    bel = error_by_switch_phase(readout - target, target)
-    out = act[["phase", "steps", "error", "n"]].rename(
-        columns={"error": f"achieved{suffix}", "n": f"n{suffix}"})
-    return out.merge(bel[["phase", "steps", "error"]].rename(columns={"error": f"readout{suffix}"}),
-                     on=["phase", "steps"])
+    switch, mean signed errors against the target: ``achieved<suffix>``, ``belief<suffix>`` (the belief
+    probe) and ``window<suffix>`` (the window probe; steps with a full window only), and ``n<suffix>``."""
+    parts = {"achieved": ep.achieved, "belief": probes.read_beliefs(ep.beliefs),
+             "window": probes.read_windows(ep.features)}
+    out: pd.DataFrame | None = None
+    for name, values in parts.items():
+        table = error_by_switch_phase(values - ep.target, ep.target)  # NaN steps left out of the means
+        cols = {"error": f"{name}{suffix}"} | ({"n": f"n{suffix}"} if name == "achieved" else {})
+        keep = ["phase", "steps", "error"] + (["n"] if name == "achieved" else [])
+        table = table[keep].rename(columns=cols)
+        out = table if out is None else out.merge(table, on=["phase", "steps"])
+    assert out is not None
+    return out
 
 
-def measure(run_dir: Path, against: Path | None, n_tasks: int | None, device: str) -> pd.DataFrame:
-    """The table of :func:`switch_table` on the run's own episodes and, with ``against``, on that run's
-    episodes (columns ``*_against``), with the read-out fitted on the run's own."""
+def measure(
+    run_dir: Path, against: Path | None, n_tasks: int | None, device: str, fit_tasks: int = 100,
+    probe_steps: int = 1500,
+) -> pd.DataFrame:
+    """The table of :func:`switch_table` on the run's own test episodes and, with ``against``, on that
+    run's (columns ``*_against``); the probes are fitted on the run's own episodes on its first
+    ``fit_tasks`` training tasks."""
     run = load_run(run_dir, device=device)
     cfg: Any = run.method.config
     if not hasattr(run.method, "inference") or not getattr(cfg, "online_inference", False):
@@ -101,19 +194,19 @@ def measure(run_dir: Path, against: Path | None, n_tasks: int | None, device: st
     tasks = run.test_tasks if n_tasks is None else run.suite.test_tasks(int(run.record.get("task_seed", 0)),
                                                                         n_tasks)
     encoder = run.method.inference.encoder  # type: ignore[attr-defined]
-    beliefs, target, achieved = _episodes(run, tasks, encoder, cfg)
-    try:
-        coef = fit_readout(beliefs, target, cfg.time_steps)
-    except ValueError as err:
-        raise ValueError(f"{run_dir} ({run.suite.name}): {err}") from None
-    out = switch_table(beliefs, target, achieved, coef)
+    own = _episodes(run, tasks, encoder, cfg)
+    if not (switch_phases(own.target)[1] != 0).any():
+        raise ValueError(f"{run_dir} ({run.suite.name}): no task switch in the evaluation episodes")
+    fit = _episodes(run, run.train_tasks[:fit_tasks], encoder, cfg)
+    probes = fit_probes(fit, cfg.time_steps, probe_steps, seed=run.seed)
+    out = switch_table(own, probes)
     if against is not None:
         other = load_run(against, device=device)
         if other.suite.name != run.suite.name or other.seed != run.seed:
             raise ValueError(f"{against} is {other.suite.name} seed {other.seed}; {run_dir} is "
                              f"{run.suite.name} seed {run.seed}: the switch schedules differ")
-        b2, g2, v2 = _episodes(other, tasks, encoder, cfg)
-        out = out.merge(switch_table(b2, g2, v2, coef, "_against"), on=["phase", "steps"], how="left")
+        out = out.merge(switch_table(_episodes(other, tasks, encoder, cfg), probes, "_against"),
+                        on=["phase", "steps"], how="left")
     return out
 
 
@@ -123,14 +216,15 @@ def _signed(x: float) -> str:
 
 def markdown(df: pd.DataFrame, against: bool) -> str:
     """The table as markdown (errors in the task's units; signed: + = above the target)."""
-    head = ["phase", "steps since", "own: achieved - target", "own: read-out - target", "steps"]
+    head = ["phase", "steps since", "steps", "achieved - target", "belief probe - target",
+            "window probe - target"]
     if against:
-        head += ["other's: achieved - target", "other's: read-out - target"]
+        head += ["other's: achieved - target", "other's: belief probe - target"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in df.itertuples(index=False):
-        row = [r.phase, r.steps, _signed(r.achieved), _signed(r.readout), str(r.n)]
+        row = [r.phase, r.steps, str(r.n), _signed(r.achieved), _signed(r.belief), _signed(r.window)]
         if against:
-            row += [_signed(r.achieved_against), _signed(r.readout_against)]
+            row += [_signed(r.achieved_against), _signed(r.belief_against)]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -141,13 +235,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--against", type=Path, default=None,
                         help="a run of the same suite and seed whose episodes the encoder also reads")
     parser.add_argument("--tasks", type=int, default=None, help="first N test tasks (default: the run's own)")
+    parser.add_argument("--fit-tasks", type=int, default=100,
+                        help="training tasks whose greedy episodes the probes are fitted on")
+    parser.add_argument("--probe-steps", type=int, default=1500, help="gradient steps of each probe")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, default=None, help="also write the table to this JSON file")
     parser.add_argument("--plugin", action="append", default=[], help="module registering extra methods")
     args = parser.parse_args(argv)
     load_plugins(args.plugin)
     try:
-        df = measure(args.run, args.against, args.tasks, args.device)
+        df = measure(args.run, args.against, args.tasks, args.device, args.fit_tasks, args.probe_steps)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

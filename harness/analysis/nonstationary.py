@@ -168,12 +168,13 @@ SINCE_SWITCH_RANGES: tuple[tuple[int, int], ...] = ((0, 20), (20, 64), (64, 100)
 
 
 def error_by_switch_phase(
-    error: np.ndarray, target: np.ndarray, ranges: tuple[tuple[int, int], ...] = SINCE_SWITCH_RANGES
+    error: np.ndarray, target: np.ndarray, ranges: tuple[tuple[int, int], ...] = SINCE_SWITCH_RANGES,
 ) -> pd.DataFrame:
     """Mean of a per-step signed error by phase of the episode and steps since the last switch.
 
     Args:
-        error: ``[N, T]`` e.g. achieved minus target velocity, or a belief read-out minus the target.
+        error: ``[N, T]`` e.g. achieved minus target velocity, or a belief read-out minus the target; NaN
+            steps are left out of the means (``n`` counts them).
         target: ``[N, T]`` the task's first component in force at each step (see :func:`switch_phases`).
         ranges: ``[lo, hi)`` ranges of steps since the last switch (or since step 0 before any switch).
 
@@ -189,8 +190,10 @@ def error_by_switch_phase(
         for lo, hi in ranges:
             m = (direction == code) & (since >= lo) & (since < hi)
             if m.any():
+                valid = error[m][~np.isnan(error[m])]
                 rows.append({"phase": phase, "steps": f"{lo}-{hi}" if hi < 10**9 else f"{lo}+",
-                             "error": float(error[m].mean()), "abs_error": float(np.abs(error[m]).mean()),
+                             "error": float(valid.mean()) if len(valid) else float("nan"),
+                             "abs_error": float(np.abs(valid).mean()) if len(valid) else float("nan"),
                              "n": int(m.sum())})
     return pd.DataFrame(rows, columns=["phase", "steps", "error", "abs_error", "n"])
 

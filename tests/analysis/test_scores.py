@@ -210,7 +210,8 @@ def test_switch_progress_by_direction() -> None:
     tr["achieved"] = [[0.0, 0.0]] * 4 + [[2.0, 0.0]] * 6  # reaches 2 at once, stays there after the drop
     up = nonstationary.aligned_switch_progress(tr, before=0, after=2, direction="increase")
     down = nonstationary.aligned_switch_progress(tr, before=0, after=2, direction="decrease")
-    assert up["value"].tolist() == pytest.approx([1.0, 1.0]) and down["value"].tolist() == pytest.approx([0.0, 0.0])
+    assert up["value"].tolist() == pytest.approx([1.0, 1.0])
+    assert down["value"].tolist() == pytest.approx([0.0, 0.0])
     both = nonstationary.aligned_switch_progress(tr, before=0, after=2)
     assert both["value"].tolist() == pytest.approx([0.5, 0.5])
     with pytest.raises(ValueError, match="increase, decrease"):

@@ -1,4 +1,4 @@
-"""``scripts/moss_switch_beliefs.py``: MoSS's belief read-out and behaviour after task switches, by direction."""
+"""``scripts/moss_switch_beliefs.py``: MoSS's belief and behaviour after task switches, by direction."""
 
 from __future__ import annotations
 
@@ -24,25 +24,30 @@ def _module() -> Any:
     return mod
 
 
-def test_a_belief_that_names_the_target_reads_zero_error_and_a_lagging_agent_shows() -> None:
-    """Beliefs that are a linear function of the target give a zero read-out error in every phase (the
-    read-out is fitted before the first switch only); an agent that keeps the old target after a drop
-    shows a positive achieved error after decreases and none after increases."""
+def test_probes_read_a_belief_that_names_the_target_and_a_lagging_agent_shows() -> None:
+    """Beliefs and transitions that carry the target are read by both probes within a small error after
+    either kind of switch; an agent that keeps the old target after a drop shows a positive achieved error
+    after decreases and none after increases; an uninformative belief reads as the mean target."""
     mod = _module()
     rng = np.random.default_rng(0)
-    n, t = 8, 60
+    n, t = 40, 60
     first, second = rng.uniform(0, 3, n), rng.uniform(0, 3, n)
     target = np.where(np.arange(t)[None, :] < 30, first[:, None], second[:, None])
-    beliefs = np.stack([2 * target + 1, -target, np.ones_like(target)], axis=-1)
+    beliefs = np.stack([np.sin(target), np.cos(target), 0.1 * rng.normal(size=target.shape)], axis=-1)
+    features = np.stack([target, rng.normal(size=target.shape)], axis=-1)  # a transition shows the target
     achieved = np.where(target < first[:, None], first[:, None], target)  # never slows down
-    coef = mod.fit_readout(beliefs, target, full_window=10)
-    table = mod.switch_table(beliefs, target, achieved, coef)
-    assert np.allclose(table["readout"], 0.0, atol=1e-8)
+    ep = mod.Episodes(beliefs, features, target, achieved)
+    probes = mod.fit_probes(ep, window=5, steps=300, seed=0)
+    table = mod.switch_table(ep, probes)
+    assert (table["belief"].abs() < 0.15).all() and (table["window"].abs() < 0.15).all(), table
     by = table.groupby("phase")["achieved"].mean()
     assert by["after a decrease"] > 0.1 and by["after an increase"] == pytest.approx(0.0)
     assert by["before any switch"] == pytest.approx(0.0)
-    with pytest.raises(ValueError, match="no task switch"):
-        mod.fit_readout(beliefs[:, :20], target[:, :20], full_window=10)
+    blind = mod.Episodes(rng.normal(size=beliefs.shape), features, target, achieved)
+    read = mod.fit_probes(blind, window=5, steps=100, seed=0).read_beliefs(blind.beliefs)
+    assert np.abs(read - target).mean() > 0.5  # nothing to read: about the mean absolute deviation
+    with pytest.raises(ValueError, match="too short"):
+        mod.fit_probes(ep, window=60)
 
 
 def test_on_a_nonstationary_toy_run_against_the_oracle(tmp_path: Path) -> None:
@@ -53,11 +58,12 @@ def test_on_a_nonstationary_toy_run_against_the_oracle(tmp_path: Path) -> None:
     mod = _module()
     moss = tmp_path / "point-goal-nonstat" / "moss" / "seed=0"
     oracle = tmp_path / "point-goal-nonstat" / "sac-oracle" / "seed=0"
-    table = mod.measure(moss, oracle, None, "cpu")
+    table = mod.measure(moss, oracle, None, "cpu", probe_steps=50)
     assert {"after an increase", "after a decrease"} <= set(table["phase"])
-    assert np.isfinite(table["readout"]).all() and np.isfinite(table["readout_against"]).all()
+    assert np.isfinite(table["belief"]).all() and np.isfinite(table["belief_against"]).all()
     assert table["achieved"].isna().all()  # the point suite defines no achieved quantity
     out = tmp_path / "t.json"
-    assert mod.main([str(moss), "--against", str(oracle), "--json", str(out)]) == 0 and out.stat().st_size > 0
+    assert mod.main([str(moss), "--against", str(oracle), "--json", str(out), "--probe-steps", "20"]) == 0
+    assert out.stat().st_size > 0
     assert mod.main([str(oracle)]) == 2  # not a MoSS run
     assert mod.main([str(tmp_path / "missing")]) == 2
