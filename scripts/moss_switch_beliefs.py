@@ -18,7 +18,10 @@ A belief probe close to the target where the achieved error is large means the p
 what its belief holds; a window probe close to the target where the belief probe is not means the encoder
 loses what the context holds. With ``--against RUN`` (e.g. the ``sac-oracle`` run of the same suite and
 seed) the same encoder also reads that run's greedy episodes on the same tasks and switch schedule: a
-belief that is right on its own episodes and wrong on another behaviour's reads the behaviour.
+belief that is right on its own episodes and wrong on another behaviour's reads the behaviour. If that run
+sees the task, a last column gives how much more the MoSS run's critics value its greedy action than their
+own policy's, at the MoSS run's own states and beliefs: <= 0 where the MoSS policy goes wrong means the
+critics have not learned that the better action pays (the actor follows them).
 
     python scripts/moss_switch_beliefs.py results/reference/bench/cheetah-vel-nonstat/moss/seed=1 \\
         --against results/reference/bench/cheetah-vel-nonstat/sac-oracle/seed=1
@@ -57,6 +60,9 @@ class Episodes:
     features: np.ndarray
     target: np.ndarray
     achieved: np.ndarray
+    obs: np.ndarray | None = None
+    action: np.ndarray | None = None
+    task: np.ndarray | None = None
 
 
 def _episodes(run: Any, tasks: list[Any], encoder: Any, cfg: Any) -> Episodes:
@@ -66,7 +72,34 @@ def _episodes(run: Any, tasks: list[Any], encoder: Any, cfg: Any) -> Episodes:
     feats = episode_features(ro.obs, ro.action, ro.reward, ro.next_obs, encoder.input_mean.device)
     beliefs = window_beliefs(encoder, feats, cfg.time_steps, cfg.bayes_adaptive).cpu().numpy()
     done = np.full(target.shape, np.nan) if achieved is None else np.asarray(achieved)[..., 0]
-    return Episodes(beliefs, feats.cpu().numpy(), target, done)
+    return Episodes(beliefs, feats.cpu().numpy(), target, done, ro.obs, ro.action, task_vec)
+
+
+@torch.no_grad()
+def critic_preference(method: Any, own: Episodes, other: Any) -> np.ndarray:
+    """``[N, T]`` ``min(Q1, Q2)(s, b, a_other) - min(Q1, Q2)(s, b, a_own)`` of a MoSS run's critics at the
+    states of its own episodes (``b``: its belief there), where ``a_other`` is the greedy action of
+    ``other`` (a trained run of a method that sees the task, e.g. ``sac-oracle``, given the true task) at
+    the same states: > 0 where the critics would rather do what the task-seeing agent does. NaN for an
+    ``other`` that does not see the task (its agent may carry a state, so it cannot act on these states)."""
+    assert own.obs is not None and own.action is not None and own.task is not None
+    if not getattr(other.method, "sees_task", False):
+        return np.full(own.target.shape, np.nan)
+    n, t = own.target.shape
+    seen = np.concatenate([own.obs, own.task.astype(np.float32)], axis=-1).reshape(n * t, -1)
+    agent = other.method.agent(n * t)
+    agent.reset(True)
+    a_other = np.asarray(agent.act(seen, True), dtype=np.float32).reshape(own.action.shape)
+    pol = method.policy
+    device = method.inference.encoder.input_mean.device
+
+    def t_(x: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
+
+    embedded = pol.critic_embed(t_(own.obs), t_(own.beliefs))
+    q_other = pol.sac.critic(embedded, t_(a_other)).min(dim=0).values
+    q_own = pol.sac.critic(embedded, t_(own.action)).min(dim=0).values
+    return (q_other - q_own).cpu().numpy()
 
 
 class _WindowRegressor(torch.nn.Module):
@@ -207,6 +240,9 @@ def measure(
                              f"{run.suite.name} seed {run.seed}: the switch schedules differ")
         out = out.merge(switch_table(_episodes(other, tasks, encoder, cfg), probes, "_against"),
                         on=["phase", "steps"], how="left")
+        pref = error_by_switch_phase(critic_preference(run.method, own, other), own.target)
+        out = out.merge(pref[["phase", "steps", "error"]].rename(columns={"error": "critic_prefers_other"}),
+                        on=["phase", "steps"], how="left")
     return out
 
 
@@ -219,12 +255,13 @@ def markdown(df: pd.DataFrame, against: bool) -> str:
     head = ["phase", "steps since", "steps", "achieved - target", "belief probe - target",
             "window probe - target"]
     if against:
-        head += ["other's: achieved - target", "other's: belief probe - target"]
+        head += ["other's: achieved - target", "other's: belief probe - target",
+                 "Q(other's action) - Q(own action)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in df.itertuples(index=False):
         row = [r.phase, r.steps, str(r.n), _signed(r.achieved), _signed(r.belief), _signed(r.window)]
         if against:
-            row += [_signed(r.achieved_against), _signed(r.belief_against)]
+            row += [_signed(r.achieved_against), _signed(r.belief_against), _signed(r.critic_prefers_other)]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

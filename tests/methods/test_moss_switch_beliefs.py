@@ -61,6 +61,16 @@ def test_on_a_nonstationary_toy_run_against_the_oracle(tmp_path: Path) -> None:
     table = mod.measure(moss, oracle, None, "cpu", probe_steps=50)
     assert {"after an increase", "after a decrease"} <= set(table["phase"])
     assert np.isfinite(table["belief"]).all() and np.isfinite(table["belief_against"]).all()
+    assert np.isfinite(table["critic_prefers_other"]).all()  # the oracle sees the task: it acts on any state
+    from harness.trained import load_run
+
+    moss_run = load_run(moss, device="cpu")
+    method: Any = moss_run.method
+    own = mod._episodes(moss_run, moss_run.test_tasks, method.inference.encoder, method.config)
+    # a MoSS agent does not see the task (it cannot act on foreign states): NaN; the oracle's differs
+    assert np.isnan(mod.critic_preference(moss_run.method, own, moss_run)).all()
+    pref = mod.critic_preference(moss_run.method, own, load_run(oracle, device="cpu"))
+    assert pref.shape == own.target.shape and np.isfinite(pref).all() and np.abs(pref).max() > 0
     assert table["achieved"].isna().all()  # the point suite defines no achieved quantity
     out = tmp_path / "t.json"
     assert mod.main([str(moss), "--against", str(oracle), "--json", str(out), "--probe-steps", "20"]) == 0
