@@ -20,8 +20,11 @@ loses what the context holds. With ``--against RUN`` (e.g. the ``sac-oracle`` ru
 seed) the same encoder also reads that run's greedy episodes on the same tasks and switch schedule: a
 belief that is right on its own episodes and wrong on another behaviour's reads the behaviour. If that run
 sees the task, a last column gives how much more the MoSS run's critics value its greedy action than their
-own policy's, at the MoSS run's own states and beliefs: <= 0 where the MoSS policy goes wrong means the
-critics have not learned that the better action pays (the actor follows them).
+own policy's, at the MoSS run's own states and beliefs (a one-step deviation, followed by the own policy:
+it charges the deviation for the continuation, so compare phases, not signs), and how much more they value
+the other run's state at the same step than their own, under the MoSS run's own belief (``V = Q(s, b,
+pi(s, b))``): > 0 where the MoSS policy goes wrong means the critics know where it should be and the actor
+does not get there; <= 0 means the critics have not learned, from this belief, that being there pays.
 
     python scripts/moss_switch_beliefs.py results/reference/bench/cheetah-vel-nonstat/moss/seed=1 \\
         --against results/reference/bench/cheetah-vel-nonstat/sac-oracle/seed=1
@@ -100,6 +103,27 @@ def critic_preference(method: Any, own: Episodes, other: Any) -> np.ndarray:
     q_other = pol.sac.critic(embedded, t_(a_other)).min(dim=0).values
     q_own = pol.sac.critic(embedded, t_(own.action)).min(dim=0).values
     return (q_other - q_own).cpu().numpy()
+
+
+@torch.no_grad()
+def state_value_gap(method: Any, own: Episodes, other: Episodes) -> np.ndarray:
+    """``[N, T]`` ``V(s_other, b) - V(s_own, b)`` of a MoSS run's critics, ``V(s, b) = min(Q1, Q2)(s, b,
+    pi(s, b))`` with the greedy action, where ``b`` is the MoSS run's belief at step t of its own episode
+    and ``s_own`` / ``s_other`` are the states its own and another run's greedy episodes (same tasks, same
+    switch schedule) reach at step t: > 0 where the critics, given what the belief holds, would rather be
+    where the other run is. Unlike :func:`critic_preference` it does not charge a one-step deviation for
+    the own policy's continuation."""
+    assert own.obs is not None and other.obs is not None
+    pol = method.policy
+    device = method.inference.encoder.input_mean.device
+
+    def value(obs: np.ndarray) -> torch.Tensor:
+        o = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=device)
+        b = torch.as_tensor(np.asarray(own.beliefs, dtype=np.float32), device=device)
+        a = pol.act(o, b, True)
+        return pol.sac.critic(pol.critic_embed(o, b), a).min(dim=0).values
+
+    return (value(other.obs) - value(own.obs)).cpu().numpy()
 
 
 class _WindowRegressor(torch.nn.Module):
@@ -238,11 +262,13 @@ def measure(
         if other.suite.name != run.suite.name or other.seed != run.seed:
             raise ValueError(f"{against} is {other.suite.name} seed {other.seed}; {run_dir} is "
                              f"{run.suite.name} seed {run.seed}: the switch schedules differ")
-        out = out.merge(switch_table(_episodes(other, tasks, encoder, cfg), probes, "_against"),
-                        on=["phase", "steps"], how="left")
-        pref = error_by_switch_phase(critic_preference(run.method, own, other), own.target)
-        out = out.merge(pref[["phase", "steps", "error"]].rename(columns={"error": "critic_prefers_other"}),
-                        on=["phase", "steps"], how="left")
+        theirs = _episodes(other, tasks, encoder, cfg)
+        out = out.merge(switch_table(theirs, probes, "_against"), on=["phase", "steps"], how="left")
+        for name, gap in (("critic_prefers_other", critic_preference(run.method, own, other)),
+                          ("value_of_other_state", state_value_gap(run.method, own, theirs))):
+            table = error_by_switch_phase(gap, own.target)
+            out = out.merge(table[["phase", "steps", "error"]].rename(columns={"error": name}),
+                            on=["phase", "steps"], how="left")
     return out
 
 
@@ -256,12 +282,13 @@ def markdown(df: pd.DataFrame, against: bool) -> str:
             "window probe - target"]
     if against:
         head += ["other's: achieved - target", "other's: belief probe - target",
-                 "Q(other's action) - Q(own action)"]
+                 "Q(other's action) - Q(own action)", "V(other's state) - V(own state)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in df.itertuples(index=False):
         row = [r.phase, r.steps, str(r.n), _signed(r.achieved), _signed(r.belief), _signed(r.window)]
         if against:
-            row += [_signed(r.achieved_against), _signed(r.belief_against), _signed(r.critic_prefers_other)]
+            row += [_signed(r.achieved_against), _signed(r.belief_against), _signed(r.critic_prefers_other),
+                    _signed(r.value_of_other_state)]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

@@ -71,6 +71,12 @@ def test_on_a_nonstationary_toy_run_against_the_oracle(tmp_path: Path) -> None:
     assert np.isnan(mod.critic_preference(moss_run.method, own, moss_run)).all()
     pref = mod.critic_preference(moss_run.method, own, load_run(oracle, device="cpu"))
     assert pref.shape == own.target.shape and np.isfinite(pref).all() and np.abs(pref).max() > 0
+    assert np.isfinite(table["value_of_other_state"]).all()
+    assert np.abs(mod.state_value_gap(moss_run.method, own, own)).max() == 0  # the same states: no gap
+    theirs = mod._episodes(load_run(oracle, device="cpu"), moss_run.test_tasks, method.inference.encoder,
+                           method.config)
+    gap = mod.state_value_gap(moss_run.method, own, theirs)
+    assert gap.shape == own.target.shape and np.abs(gap).max() > 0
     assert table["achieved"].isna().all()  # the point suite defines no achieved quantity
     out = tmp_path / "t.json"
     assert mod.main([str(moss), "--against", str(oracle), "--json", str(out), "--probe-steps", "20"]) == 0
