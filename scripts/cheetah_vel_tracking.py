@@ -12,7 +12,9 @@ report their whole update as ``update``).
     python scripts/cheetah_vel_tracking.py results/cv/cheetah-vel/*/seed=0 --tasks 30
 
 ``--tasks N`` evaluates on the suite's first N test tasks of the run's task split (default: the run's own
-test tasks); cheetah-vel has 30.
+test tasks); cheetah-vel has 30. ``--split train`` uses the run's training tasks instead (first N with
+``--tasks``): on ``cheetah-vel-ood`` the test velocities lie outside the training range, and whether the
+method learned the suite at all is read on the training velocities.
 """
 
 from __future__ import annotations
@@ -43,16 +45,25 @@ def timing(run_dir: Path) -> dict[str, float]:
     return out
 
 
-def measure(run_dir: Path, n_tasks: int | None, start: int, device: str) -> dict[str, Any]:
-    """Velocity-tracking summary (whole episode and from step ``start``) plus timing of one run."""
+def measure(
+    run_dir: Path, n_tasks: int | None, start: int, device: str, split: str = "test"
+) -> dict[str, Any]:
+    """Velocity-tracking summary (whole episode and from step ``start``) plus timing of one run, on its
+    test tasks or (``split="train"``) its training tasks, the first ``n_tasks`` of them if given."""
+    if split not in ("test", "train"):
+        raise ValueError(f"split must be 'test' or 'train', got {split!r}")
     run = load_run(run_dir, device=device)
-    tasks = run.test_tasks if n_tasks is None else run.suite.test_tasks(
-        int(run.record.get("task_seed", 0)), n_tasks)
+    if split == "train":
+        tasks = run.train_tasks[:n_tasks]
+    else:
+        tasks = run.test_tasks if n_tasks is None else run.suite.test_tasks(
+            int(run.record.get("task_seed", 0)), n_tasks)
     tracking = velocity_tracking(run.method, run.suite, tasks, run.seed)
     row: dict[str, Any] = {
         "run": str(run_dir),
         "env_steps": run.env_steps,
         "tasks": len(tasks),
+        "split": split,
     }
     row.update(tracking.summary())
     row.update({f"late_{k}": v for k, v in tracking.summary(start).items()
@@ -91,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", type=Path,
                         help="run directories (<out>/<suite>/<method>/seed=<k>)")
     parser.add_argument("--tasks", type=int, default=None, help="test tasks to run (default: the run's own)")
+    parser.add_argument("--split", choices=("test", "train"), default="test",
+                        help="the run's test tasks (default) or its training tasks")
     parser.add_argument("--start", type=int, default=100,
                         help="first step of the 'late' columns (after acceleration; default 100 of 200)")
     parser.add_argument("--device", default="cpu", help="auto, cpu, cuda or cuda:N (default cpu)")
@@ -102,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--tasks must be >= 1, got {args.tasks}")
     try:
         load_plugins(args.plugin)
-        rows = [measure(d, args.tasks, args.start, args.device) for d in args.runs]
+        rows = [measure(d, args.tasks, args.start, args.device, args.split) for d in args.runs]
     except (FileNotFoundError, ValueError, KeyError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -181,6 +181,11 @@ def test_tracking_script_on_a_smoke_run(tmp_path: Path, capsys: pytest.CaptureFi
     assert f"| {job.run_dir} | 800 | 3 |" in text
     assert "collect (s/it)" in text
     rows = json.loads(out_json.read_text())
-    assert rows[0]["tasks"] == 3 and rows[0]["env_steps"] == 800
+    assert rows[0]["tasks"] == 3 and rows[0]["env_steps"] == 800 and rows[0]["split"] == "test"
+    train = script.measure(job.run_dir, 2, 100, "cpu", split="train")
+    assert train["tasks"] == 2 and train["split"] == "train"
+    assert train["mean_target"] != rows[0]["mean_target"]  # other velocities: the training tasks
+    with pytest.raises(ValueError, match="'test' or 'train'"):
+        script.measure(job.run_dir, 2, 100, "cpu", split="valid")
     assert script.main([str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
