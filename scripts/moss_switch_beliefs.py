@@ -25,6 +25,13 @@ it charges the deviation for the continuation, so compare phases, not signs), an
 the other run's state at the same step than their own, under the MoSS run's own belief (``V = Q(s, b,
 pi(s, b))``): > 0 where the MoSS policy goes wrong means the critics know where it should be and the actor
 does not get there; <= 0 means the critics have not learned, from this belief, that being there pays.
+Both critic columns evaluate the critics away from their own data and are confounded by it; the
+intervention column is not: **acting on the other's belief** runs the MoSS policy greedily on the same
+tasks and switch schedule, but feeds it, at step t, the belief its own encoder reads from the other run's
+episode at step t instead of the belief of its own context. Where this follows the target and the own
+closed loop does not, the policy can act on a belief of the right task; what it lacks is the belief its
+own behaviour produces (the belief reads the behaviour, and the policy has not learned to act on that
+region of belief space). Replaying the run's own beliefs this way reproduces its own episodes exactly.
 
     python scripts/moss_switch_beliefs.py results/reference/bench/cheetah-vel-nonstat/moss/seed=1 \\
         --against results/reference/bench/cheetah-vel-nonstat/sac-oracle/seed=1
@@ -46,9 +53,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from harness.agent import Agent, StepBatch
 from harness.analysis.nonstationary import error_by_switch_phase, switch_phases
 from harness.registry import load_plugins
-from harness.trained import greedy_episodes, load_run
+from harness.rollout import EnvPool, run_trial
+from harness.trained import TrainedRun, greedy_episodes, load_run
 from methods.moss.diagnostics import episode_features, window_beliefs
 
 
@@ -124,6 +133,45 @@ def state_value_gap(method: Any, own: Episodes, other: Episodes) -> np.ndarray:
         return pol.sac.critic(pol.critic_embed(o, b), a).min(dim=0).values
 
     return (value(other.obs) - value(own.obs)).cpu().numpy()
+
+
+class _FedBeliefAgent(Agent):
+    """A MoSS run's policy acting on a given belief sequence ``beliefs [N, T, F]`` (row t before step t of
+    the episode), whatever it observes."""
+
+    def __init__(self, policy: Any, beliefs: np.ndarray, device: torch.device) -> None:
+        self.policy, self.device, self.t = policy, device, 0
+        self.beliefs = torch.as_tensor(np.asarray(beliefs, dtype=np.float32), device=device)
+
+    def reset(self, task_boundary: bool) -> None:
+        self.t = 0
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
+        o = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
+        return self.policy.act(o, self.beliefs[:, self.t], deterministic).cpu().numpy()
+
+    def observe(self, step: StepBatch) -> None:
+        self.t += 1
+
+
+def act_on_beliefs(run: TrainedRun, tasks: list[Any], beliefs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One greedy episode per task of a MoSS run's policy fed ``beliefs [N, T, F]`` in place of its own
+    (same env seeds and switch schedule as :func:`harness.trained.greedy_episodes`).
+
+    Returns:
+        ``achieved [N, T]`` (first component; NaN where the suite defines none) and ``action [N, T, A]``.
+    """
+    method: Any = run.method
+    pool = EnvPool(run.suite, tasks, run.seed, "eval", task_obs=False)
+    agent = _FedBeliefAgent(method.policy, beliefs, method.inference.encoder.input_mean.device)
+    try:
+        ro, _ = run_trial(pool, list(range(len(tasks))), agent, 1, True)
+    finally:
+        pool.close()
+    achieved = run.suite.achieved(ro.obs, ro.next_obs)
+    done = np.full(ro.reward.shape, np.nan) if achieved is None else np.asarray(achieved)[..., 0]
+    return done, ro.action
 
 
 class _WindowRegressor(torch.nn.Module):
@@ -264,6 +312,10 @@ def measure(
                              f"{run.suite.name} seed {run.seed}: the switch schedules differ")
         theirs = _episodes(other, tasks, encoder, cfg)
         out = out.merge(switch_table(theirs, probes, "_against"), on=["phase", "steps"], how="left")
+        fed, _ = act_on_beliefs(run, tasks, theirs.beliefs)
+        table = error_by_switch_phase(fed - own.target, own.target)
+        fed_table = table[["phase", "steps", "error"]].rename(columns={"error": "achieved_on_other_belief"})
+        out = out.merge(fed_table, on=["phase", "steps"], how="left")
         for name, gap in (("critic_prefers_other", critic_preference(run.method, own, other)),
                           ("value_of_other_state", state_value_gap(run.method, own, theirs))):
             table = error_by_switch_phase(gap, own.target)
@@ -282,12 +334,14 @@ def markdown(df: pd.DataFrame, against: bool) -> str:
             "window probe - target"]
     if against:
         head += ["other's: achieved - target", "other's: belief probe - target",
+                 "acting on other's belief: achieved - target",
                  "Q(other's action) - Q(own action)", "V(other's state) - V(own state)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in df.itertuples(index=False):
         row = [r.phase, r.steps, str(r.n), _signed(r.achieved), _signed(r.belief), _signed(r.window)]
         if against:
-            row += [_signed(r.achieved_against), _signed(r.belief_against), _signed(r.critic_prefers_other),
+            row += [_signed(r.achieved_against), _signed(r.belief_against),
+                    _signed(r.achieved_on_other_belief), _signed(r.critic_prefers_other),
                     _signed(r.value_of_other_state)]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
