@@ -32,6 +32,9 @@ episode at step t instead of the belief of its own context. Where this follows t
 closed loop does not, the policy can act on a belief of the right task; what it lacks is the belief its
 own behaviour produces (the belief reads the behaviour, and the policy has not learned to act on that
 region of belief space). Replaying the run's own beliefs this way reproduces its own episodes exactly.
+With a Bayes-adaptive policy (belief = mean and log-variance) a second run feeds the other's mean with the
+own log-variance (which of the two carries the difference), and a column gives the distance between the
+two means (Euclidean, latent units).
 
     python scripts/moss_switch_beliefs.py results/reference/bench/cheetah-vel-nonstat/moss/seed=1 \\
         --against results/reference/bench/cheetah-vel-nonstat/sac-oracle/seed=1
@@ -312,12 +315,18 @@ def measure(
                              f"{run.suite.name} seed {run.seed}: the switch schedules differ")
         theirs = _episodes(other, tasks, encoder, cfg)
         out = out.merge(switch_table(theirs, probes, "_against"), on=["phase", "steps"], how="left")
-        fed, _ = act_on_beliefs(run, tasks, theirs.beliefs)
-        table = error_by_switch_phase(fed - own.target, own.target)
-        fed_table = table[["phase", "steps", "error"]].rename(columns={"error": "achieved_on_other_belief"})
-        out = out.merge(fed_table, on=["phase", "steps"], how="left")
-        for name, gap in (("critic_prefers_other", critic_preference(run.method, own, other)),
-                          ("value_of_other_state", state_value_gap(run.method, own, theirs))):
+        gaps = {"achieved_on_other_belief": act_on_beliefs(run, tasks, theirs.beliefs)[0] - own.target,
+                "achieved_on_other_mean": np.full(own.target.shape, np.nan),
+                "belief_mean_distance": np.full(own.target.shape, np.nan)}
+        if cfg.bayes_adaptive:  # beliefs are [mean, logvar]: the other's mean with the own log-variance
+            half = own.beliefs.shape[-1] // 2
+            mixed = np.concatenate([theirs.beliefs[..., :half], own.beliefs[..., half:]], axis=-1)
+            gaps["achieved_on_other_mean"] = act_on_beliefs(run, tasks, mixed)[0] - own.target
+            apart = own.beliefs[..., :half] - theirs.beliefs[..., :half]
+            gaps["belief_mean_distance"] = np.linalg.norm(apart, axis=-1)
+        gaps["critic_prefers_other"] = critic_preference(run.method, own, other)
+        gaps["value_of_other_state"] = state_value_gap(run.method, own, theirs)
+        for name, gap in gaps.items():
             table = error_by_switch_phase(gap, own.target)
             out = out.merge(table[["phase", "steps", "error"]].rename(columns={"error": name}),
                             on=["phase", "steps"], how="left")
@@ -335,13 +344,15 @@ def markdown(df: pd.DataFrame, against: bool) -> str:
     if against:
         head += ["other's: achieved - target", "other's: belief probe - target",
                  "acting on other's belief: achieved - target",
+                 "acting on other's belief mean: achieved - target", "|own belief mean - other's|",
                  "Q(other's action) - Q(own action)", "V(other's state) - V(own state)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in df.itertuples(index=False):
         row = [r.phase, r.steps, str(r.n), _signed(r.achieved), _signed(r.belief), _signed(r.window)]
         if against:
             row += [_signed(r.achieved_against), _signed(r.belief_against),
-                    _signed(r.achieved_on_other_belief), _signed(r.critic_prefers_other),
+                    _signed(r.achieved_on_other_belief), _signed(r.achieved_on_other_mean),
+                    f"{r.belief_mean_distance:.2f}", _signed(r.critic_prefers_other),
                     _signed(r.value_of_other_state)]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
