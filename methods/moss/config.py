@@ -204,8 +204,16 @@ class MossConfig(SACConfig):
     """Gaussian-mixture latent; False (``moss-no-gmm``) uses one Gaussian of dimension
     ``num_classes * latent_dim`` (the paper's "latent 32" = 4 x 8 on Cheetah-Multi-Task) [paper, ablation]."""
     use_contrastive: bool = True
-    """Add the InfoNCE loss (always off on non-stationary suites, as in the paper); False is
-    ``moss-no-contrastive`` [paper, ablation]."""
+    """Add the InfoNCE loss (off on non-stationary suites, as in the paper, unless
+    ``segment_contrastive``); False is ``moss-no-contrastive`` [paper, ablation]."""
+    segment_contrastive: bool = False
+    """Non-stationary suites only: add the InfoNCE loss there too, on windows that stay inside one
+    segment (the stretch of an episode under one task; the collector marks switches by identity only),
+    in pairs of two windows ending at independent transitions of the same segment: with
+    ``contrastive_positive: task`` each is the other's positive, and windows of other segments are the
+    negatives. It asks the belief to read the same task from different stretches of behaviour under it
+    (after a drop on cheetah-vel-nonstat: running too fast, then slower). False: the paper (no InfoNCE on
+    non-stationary suites) [harness, switchable; README "Cheetah-vel-nonstat"]."""
     online_inference: bool = True
     """Update the belief at every step (GRU hidden carried within an episode); False (``moss-traj``) updates
     it only between episodes from all past transitions of the trial, with the global prior, as PEARL

@@ -161,13 +161,20 @@ class TaskInference:
         err = (pred_s - next_obs.unsqueeze(-2)).square().mean(dim=-1) + (pred_r - rew.unsqueeze(-1)).square()
         return mixture_reconstruction(err, post.probs)
 
-    def loss(self, batch: SequenceBatch, groups: torch.Tensor) -> tuple[torch.Tensor, InferenceStats]:
+    def loss(
+        self,
+        batch: SequenceBatch,
+        groups: torch.Tensor,
+        contrast: tuple[SequenceBatch, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, InferenceStats]:
         """Negative time step-wise ELBO (+ InfoNCE) on context windows.
 
         Args:
             batch: windows ``context [M, W, ...]`` with ``mask [M, W]`` (``include_current=True``: each window
                 ends with the sampled transition); ``current`` is unused.
             groups: ``[M]`` task id of each window (buffer identities, for the contrastive negatives).
+            contrast: windows and group ids ``[M']`` on which the InfoNCE term is computed instead of
+                ``batch`` (non-stationary suites: windows inside one segment, grouped by segment).
 
         Returns:
             The scalar loss and detached diagnostics.
@@ -198,7 +205,12 @@ class TaskInference:
         loss = (weight * per_step).sum() / denom
         nce = torch.zeros((), device=feats.device)
         if self.contrastive and cfg.contrastive_weight > 0:
-            nce = self._contrastive(post, lengths, groups)
+            if contrast is None:
+                nce = self._contrastive(post, lengths, groups)
+            else:
+                c_feats, c_lengths = left_align(contrast[0].context, contrast[0].mask)
+                c_post = self.encoder.posterior(self.encoder.rollout(c_feats))
+                nce = self._contrastive(c_post, c_lengths, contrast[1])
             loss = loss + cfg.contrastive_weight * nce
         probs = q.probs
         entropy = -(probs * torch.log(probs.clamp_min(1e-12))).sum(-1)
@@ -226,9 +238,14 @@ class TaskInference:
                                        self.config.contrastive_positive == "task")
         return info_nce(query, key, g, self.config.contrastive_temperature)
 
-    def update(self, batch: SequenceBatch, groups: torch.Tensor) -> InferenceStats:
-        """One gradient step of encoder and decoder on ``batch``."""
-        loss, stats = self.loss(batch, groups)
+    def update(
+        self,
+        batch: SequenceBatch,
+        groups: torch.Tensor,
+        contrast: tuple[SequenceBatch, torch.Tensor] | None = None,
+    ) -> InferenceStats:
+        """One gradient step of encoder and decoder on ``batch`` (``contrast``: as in :meth:`loss`)."""
+        loss, stats = self.loss(batch, groups, contrast)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.max_grad_norm_vae is not None:

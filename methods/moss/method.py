@@ -109,7 +109,9 @@ class Moss(Method):
         self.rng = ctx.rng("moss", "tasks")
         self.replay = MultiTaskReplay(self.num_tasks, self.obs_dim, self.act_dim, cfg.replay_capacity,
                                       ctx.rng("moss", "replay"), self.device)
-        contrastive = cfg.use_contrastive and not suite.nonstationary
+        contrastive = cfg.use_contrastive and (not suite.nonstationary or cfg.segment_contrastive)
+        #: InfoNCE on windows inside one segment, grouped by segment (non-stationary suites).
+        self.segment_contrast = contrastive and suite.nonstationary
         #: SAC beliefs from an independent window of the sampled transition's task: any episode of its
         #: training task on stationary suites; on non-stationary ones (another episode's window may belong
         #: to another task) a window of the same segment, the stretch of its episode under one task.
@@ -154,9 +156,25 @@ class Moss(Method):
             batch = self.replay.sample_sequences(ids.tolist(), per_task, cfg.time_steps, boundary=boundary,
                                                  include_current=True)
             groups = torch.as_tensor(np.repeat(ids, per_task), device=self.device)
-            stats.append(self.inference.update(flatten_tasks(batch), groups))
+            contrast = self._segment_pairs(ids, max(1, per_task // 2)) if self.segment_contrast else None
+            stats.append(self.inference.update(flatten_tasks(batch), groups, contrast))
         names = [f.name for f in fields(InferenceStats)]
         return InferenceStats(*(torch.stack([getattr(s, n) for s in stats]).mean() for n in names))
+
+    def _segment_pairs(self, ids: np.ndarray, per_task: int) -> tuple[SequenceBatch, torch.Tensor]:
+        """``per_task`` pairs of windows of each task in ``ids`` for the segment InfoNCE: a window ending at a
+        uniformly drawn transition and one ending at an independent transition of the same segment (both
+        inside the segment), with group ids ``[2 * P]`` naming the pair (the first halves, then the
+        second)."""
+        w = self.config.time_steps
+        first, second = [], []
+        for t in ids.tolist():
+            buf = self.replay.buffer(int(t))
+            idx = buf.sample_indices(per_task)
+            first.append(buf.gather_sequences(idx, w, "segment", True))
+            second.append(buf.gather_sequences(buf.same_segment_indices(idx), w, "segment", True))
+        pairs = torch.arange(len(ids) * per_task, device=self.device)
+        return concat_sequences(first + second), torch.cat([pairs, pairs])
 
     def _window_counts(self, n: int) -> np.ndarray:
         """``[num_tasks]`` how many of ``n`` windows each task gets (uniform over tasks with data)."""

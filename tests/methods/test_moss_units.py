@@ -706,3 +706,45 @@ def test_nonstationary_same_task_beliefs_come_from_the_same_segment(trajectory: 
     method._segment_windows = spy
     samples = method._policy_samples(256)
     assert len(calls) == 1 and len(samples[0]) > 0 and samples[1].shape[1] == samples[5].shape[1]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_segment_contrastive_pairs_windows_of_one_segment(enabled: bool) -> None:
+    """``segment_contrastive`` on a non-stationary suite: the InfoNCE windows stay inside one segment and
+    come in pairs of the same segment (the pair's group id), and the encoder phase's InfoNCE is nonzero;
+    without it (the paper) there is no InfoNCE there. Observations carry a segment label, as above."""
+    from harness.config import method_config
+    from harness.context import RunContext
+    from harness.registry import get_method, get_suite
+    from harness.rollout import Rollout
+
+    suite = get_suite("point-goal-nonstat")
+    cls = get_method("moss")
+    sets = {"segment_contrastive": enabled, "contrastive_positive": "task"}
+    method: Any = cls(method_config(cls, suite, "smoke", sets=sets))
+    method.setup(suite, suite.train_tasks(0, 2), RunContext(seed=0))
+    assert method.segment_contrast is enabled and method.inference.contrastive is enabled
+    n, t, horizon, d = 4, 2 * suite.horizon, suite.horizon, suite.spec.obs_dim
+    rng = np.random.default_rng(2)
+    switched = np.zeros((n, t), bool)
+    switched[:, 20::20] = rng.random((n, len(range(20, t, 20)))) < 0.5
+    switched[:, horizon] = False  # episode starts are not switches
+    episode = np.repeat((np.arange(t) // horizon)[None], n, 0)
+    label = 1000 * np.arange(n)[:, None] + 100 * episode + np.cumsum(switched, axis=1) + 1
+    obs = np.concatenate([label[..., None], rng.normal(size=(n, t, d - 1))], -1).astype(np.float32)
+    ro = Rollout(obs=obs, action=rng.uniform(-1, 1, (n, t, 2)).astype(np.float32),
+                 reward=rng.normal(size=(n, t)).astype(np.float32), next_obs=obs.copy(),
+                 terminated=np.zeros((n, t), bool), truncated=np.zeros((n, t), bool),
+                 active=np.ones((n, t), bool), episode=episode, success=np.zeros((n, t), bool),
+                 task_ids=np.array([0, 1, 0, 1]), switched=switched)
+    method.replay.add_rollout(ro)
+    batch, groups = method._segment_pairs(np.array([0, 1]), 16)
+    labels = batch.context.obs[..., 0]
+    seg = [set(labels[i][batch.mask[i] > 0].tolist()) for i in range(len(groups))]
+    assert all(len(s) == 1 for s in seg)  # no window crosses a switch or an episode start
+    half = len(groups) // 2
+    assert groups.tolist() == list(range(half)) * 2
+    assert all(seg[i] == seg[i + half] for i in range(half))  # a pair: two windows of one segment
+    assert len({next(iter(s)) for s in seg}) > 4  # many segments
+    stats = method._encoder_phase()
+    assert (float(stats.contrastive) > 0) is enabled
