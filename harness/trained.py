@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from harness import store
+from harness.agent import Agent
 from harness.checkpoint import load_run_checkpoint
 from harness.config import config_from_dict
 from harness.context import RunContext, resolve_device
@@ -101,8 +102,13 @@ def load_run(run_dir: str | Path, device: str = "auto") -> TrainedRun:
     )
 
 
-def greedy_episodes(run: TrainedRun, tasks: list[Task]) -> tuple[Rollout, np.ndarray]:
+def greedy_episodes(
+    run: TrainedRun, tasks: list[Task], agent: Agent | None = None
+) -> tuple[Rollout, np.ndarray]:
     """One greedy episode per task of a trained run, zero-shot, on the run's evaluation env seeds.
+
+    ``agent`` acts in place of the run's own (e.g. its policy fed other beliefs, for an intervention); it
+    must act on the same observations (with the task where the run sees it).
 
     A run that sees the task gets it in its observations as in training; the returned observations are cut
     to the suite's own ``obs_dim``, so rollouts of different methods on the same tasks compare (the env
@@ -114,8 +120,8 @@ def greedy_episodes(run: TrainedRun, tasks: list[Task]) -> tuple[Rollout, np.nda
     """
     pool = EnvPool(run.suite, tasks, run.seed, "eval", task_obs=bool(getattr(run.method, "sees_task", False)))
     try:
-        rollout, truth = run_trial(pool, list(range(len(tasks))), run.method.agent(len(tasks)), 1, True,
-                                   record_truth=True)
+        acting = run.method.agent(len(tasks)) if agent is None else agent
+        rollout, truth = run_trial(pool, list(range(len(tasks))), acting, 1, True, record_truth=True)
     finally:
         pool.close()
     if truth is None:  # record_truth=True always returns it

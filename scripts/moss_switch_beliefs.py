@@ -59,7 +59,6 @@ import torch
 from harness.agent import Agent, StepBatch
 from harness.analysis.nonstationary import error_by_switch_phase, switch_phases
 from harness.registry import load_plugins
-from harness.rollout import EnvPool, run_trial
 from harness.trained import TrainedRun, greedy_episodes, load_run
 from methods.moss.diagnostics import episode_features, window_beliefs
 
@@ -80,14 +79,18 @@ class Episodes:
     task: np.ndarray | None = None
 
 
+def _achieved(run: Any, ro: Any) -> np.ndarray:
+    """``[N, T]`` first component of what the suite says the agent achieved (NaN where it defines none)."""
+    achieved = run.suite.achieved(ro.obs, ro.next_obs)
+    return np.full(ro.reward.shape, np.nan) if achieved is None else np.asarray(achieved)[..., 0]
+
+
 def _episodes(run: Any, tasks: list[Any], encoder: Any, cfg: Any) -> Episodes:
     ro, task_vec = greedy_episodes(run, tasks)
-    achieved = run.suite.achieved(ro.obs, ro.next_obs)
-    target = task_vec[..., 0]
     feats = episode_features(ro.obs, ro.action, ro.reward, ro.next_obs, encoder.input_mean.device)
     beliefs = window_beliefs(encoder, feats, cfg.time_steps, cfg.bayes_adaptive).cpu().numpy()
-    done = np.full(target.shape, np.nan) if achieved is None else np.asarray(achieved)[..., 0]
-    return Episodes(beliefs, feats.cpu().numpy(), target, done, ro.obs, ro.action, task_vec)
+    return Episodes(beliefs, feats.cpu().numpy(), task_vec[..., 0], _achieved(run, ro), ro.obs, ro.action,
+                    task_vec)
 
 
 @torch.no_grad()
@@ -166,15 +169,9 @@ def act_on_beliefs(run: TrainedRun, tasks: list[Any], beliefs: np.ndarray) -> tu
         ``achieved [N, T]`` (first component; NaN where the suite defines none) and ``action [N, T, A]``.
     """
     method: Any = run.method
-    pool = EnvPool(run.suite, tasks, run.seed, "eval", task_obs=False)
     agent = _FedBeliefAgent(method.policy, beliefs, method.inference.encoder.input_mean.device)
-    try:
-        ro, _ = run_trial(pool, list(range(len(tasks))), agent, 1, True)
-    finally:
-        pool.close()
-    achieved = run.suite.achieved(ro.obs, ro.next_obs)
-    done = np.full(ro.reward.shape, np.nan) if achieved is None else np.asarray(achieved)[..., 0]
-    return done, ro.action
+    ro, _ = greedy_episodes(run, tasks, agent)
+    return _achieved(run, ro), ro.action
 
 
 class _WindowRegressor(torch.nn.Module):

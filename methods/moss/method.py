@@ -167,14 +167,10 @@ class Moss(Method):
         inside the segment), with group ids ``[2 * P]`` naming the pair (the first halves, then the
         second)."""
         w = self.config.time_steps
-        first, second = [], []
-        for t in ids.tolist():
-            buf = self.replay.buffer(int(t))
-            idx = buf.sample_indices(per_task)
-            first.append(buf.gather_sequences(idx, w, "segment", True))
-            second.append(buf.gather_sequences(buf.same_segment_indices(idx), w, "segment", True))
+        draws = [(int(t), per_task) for t in ids.tolist()]
+        first, second = self._segment_window_pairs(draws, w, True, w, True)
         pairs = torch.arange(len(ids) * per_task, device=self.device)
-        return concat_sequences(first + second), torch.cat([pairs, pairs])
+        return concat_sequences([first, second]), torch.cat([pairs, pairs])
 
     def _window_counts(self, n: int) -> np.ndarray:
         """``[num_tasks]`` how many of ``n`` windows each task gets (uniform over tasks with data)."""
@@ -200,12 +196,24 @@ class Moss(Method):
         switch) and, row for row, a window of ``other_length`` transitions before a transition drawn
         uniformly from the same segment of the same episode (non-stationary ``same-task`` beliefs).
         """
+        return self._segment_window_pairs([(int(t), int(counts[t])) for t in np.flatnonzero(counts)], length,
+                                          include_current, other_length, False)
+
+    def _segment_window_pairs(
+        self, draws: list[tuple[int, int]], length: int, include_current: bool, other_length: int,
+        other_current: bool,
+    ) -> tuple[SequenceBatch, SequenceBatch]:
+        """For each ``(task, n)`` of ``draws`` in order, ``n`` windows of ``length`` ending at (or, without
+        ``include_current``, before) uniformly drawn transitions of the task's buffer, and row for row a
+        window of ``other_length`` ending at (``other_current``) or before an independent transition of the
+        same segment; every window stays inside its segment."""
         own, other = [], []
-        for t in np.flatnonzero(counts):
-            buf = self.replay.buffer(int(t))
-            idx = buf.sample_indices(int(counts[t]))
+        for t, n in draws:
+            buf = self.replay.buffer(t)
+            idx = buf.sample_indices(n)
             own.append(buf.gather_sequences(idx, length, "segment", include_current))
-            other.append(buf.gather_sequences(buf.same_segment_indices(idx), other_length, "segment", False))
+            other.append(buf.gather_sequences(buf.same_segment_indices(idx), other_length, "segment",
+                                              other_current))
         return concat_sequences(own), concat_sequences(other)
 
     def _policy_samples(self, wanted: int) -> tuple[torch.Tensor, ...]:

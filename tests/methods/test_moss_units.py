@@ -653,6 +653,25 @@ def test_bench_profile_scales_metaworld_rewards_by_one() -> None:
         assert method_config(cls, get_suite(name), "paper").reward_scale == 10.0, name
 
 
+def _segment_labelled_rollout(
+    switched: np.ndarray, horizon: int, obs_dim: int, rng: np.random.Generator
+) -> Any:
+    """A rollout of ``switched.shape = [N, T]`` steps (episodes of ``horizon``, task ids 0, 1, 0, 1, ...)
+    whose first observation component labels the segment (row, episode, switches so far): a window that
+    crosses a switch or an episode start shows two labels. The rest is noise from ``rng``."""
+    from harness.rollout import Rollout
+
+    n, t = switched.shape
+    episode = np.repeat((np.arange(t) // horizon)[None], n, 0)
+    label = 1000 * np.arange(n)[:, None] + 100 * episode + np.cumsum(switched, axis=1) + 1
+    obs = np.concatenate([label[..., None], rng.normal(size=(n, t, obs_dim - 1))], -1).astype(np.float32)
+    return Rollout(obs=obs, action=rng.uniform(-1, 1, (n, t, 2)).astype(np.float32),
+                   reward=rng.normal(size=(n, t)).astype(np.float32), next_obs=obs.copy(),
+                   terminated=np.zeros((n, t), bool), truncated=np.zeros((n, t), bool),
+                   active=np.ones((n, t), bool), episode=episode, success=np.zeros((n, t), bool),
+                   task_ids=np.arange(n) % 2, switched=switched)
+
+
 @pytest.mark.parametrize("trajectory", [True, False])
 def test_nonstationary_same_task_beliefs_come_from_the_same_segment(trajectory: bool) -> None:
     """Non-stationary ``same-task``: every SAC sample's window stays inside one segment (no task switch in
@@ -662,7 +681,6 @@ def test_nonstationary_same_task_beliefs_come_from_the_same_segment(trajectory: 
     from harness.config import method_config
     from harness.context import RunContext
     from harness.registry import get_method, get_suite
-    from harness.rollout import Rollout
 
     suite = get_suite("point-goal-nonstat")
     cls = get_method("moss")
@@ -676,15 +694,7 @@ def test_nonstationary_same_task_beliefs_come_from_the_same_segment(trajectory: 
         for ep in range(2):
             for b in range(1, horizon // 20):  # switches at random 20-step boundaries
                 switched[row, ep * horizon + 20 * b] = rng.random() < 0.5
-    episode = np.repeat((np.arange(t) // horizon)[None], n, 0)
-    label = 1000 * np.arange(n)[:, None] + 100 * episode + np.cumsum(switched, axis=1) + 1
-    obs = np.concatenate([label[..., None], rng.normal(size=(n, t, d - 1))], -1).astype(np.float32)
-    ro = Rollout(obs=obs, action=rng.uniform(-1, 1, (n, t, 2)).astype(np.float32),
-                 reward=rng.normal(size=(n, t)).astype(np.float32), next_obs=obs.copy(),
-                 terminated=np.zeros((n, t), bool), truncated=np.zeros((n, t), bool),
-                 active=np.ones((n, t), bool), episode=episode, success=np.zeros((n, t), bool),
-                 task_ids=np.array([0, 1, 0, 1]), switched=switched)
-    method.replay.add_rollout(ro)
+    method.replay.add_rollout(_segment_labelled_rollout(switched, horizon, d, rng))
     counts = method._window_counts(64)
     own, other = method._segment_windows(counts, method.config.time_steps + 1, True, method.config.time_steps)
     own_labels = own.context.obs[..., 0] * own.mask
@@ -716,7 +726,6 @@ def test_segment_contrastive_pairs_windows_of_one_segment(enabled: bool) -> None
     from harness.config import method_config
     from harness.context import RunContext
     from harness.registry import get_method, get_suite
-    from harness.rollout import Rollout
 
     suite = get_suite("point-goal-nonstat")
     cls = get_method("moss")
@@ -729,15 +738,7 @@ def test_segment_contrastive_pairs_windows_of_one_segment(enabled: bool) -> None
     switched = np.zeros((n, t), bool)
     switched[:, 20::20] = rng.random((n, len(range(20, t, 20)))) < 0.5
     switched[:, horizon] = False  # episode starts are not switches
-    episode = np.repeat((np.arange(t) // horizon)[None], n, 0)
-    label = 1000 * np.arange(n)[:, None] + 100 * episode + np.cumsum(switched, axis=1) + 1
-    obs = np.concatenate([label[..., None], rng.normal(size=(n, t, d - 1))], -1).astype(np.float32)
-    ro = Rollout(obs=obs, action=rng.uniform(-1, 1, (n, t, 2)).astype(np.float32),
-                 reward=rng.normal(size=(n, t)).astype(np.float32), next_obs=obs.copy(),
-                 terminated=np.zeros((n, t), bool), truncated=np.zeros((n, t), bool),
-                 active=np.ones((n, t), bool), episode=episode, success=np.zeros((n, t), bool),
-                 task_ids=np.array([0, 1, 0, 1]), switched=switched)
-    method.replay.add_rollout(ro)
+    method.replay.add_rollout(_segment_labelled_rollout(switched, horizon, d, rng))
     batch, groups = method._segment_pairs(np.array([0, 1]), 16)
     labels = batch.context.obs[..., 0]
     seg = [set(labels[i][batch.mask[i] > 0].tolist()) for i in range(len(groups))]
