@@ -12,7 +12,8 @@ range, instead of training to the end or failing later on a NaN loss. Rules matc
   ``1 .. 65536``; layer widths and sizes (``hidden``, ``layer``, ``dim``, ``size``): ``1 .. 65536``
 * counts per step (``tasks_per_step``, ``episodes_per_*``, ``*_per_episode``, ``num_processes``, ``epochs``,
   ``num_minibatch``, ``meta_batch``, ``num_classes``, ``trial_episodes``, ``*_interval``, ``tbptt``,
-  ``time_steps``, ``policy_num_steps``, ``num_tasks_sample``): ``>= 1``
+  ``time_steps``, ``policy_num_steps``, ``num_tasks_sample``, ``behaviour_swap_steps``): ``>= 1``; shares
+  (a ``share`` or ``fraction`` word): ``0 <= x <= 1``
 * weights and coefficients (``weight``, ``coef``, ``coeff``, ``lambda``, ``alpha``): ``>= 0``; positive
   scales (``temperature``, ``eps``, ``std``, ``utd``, ``max_grad_norm*``, ``init_alpha``): ``> 0``; log-scale
   values (a ``log`` word) and everything else: finite. Embedding sizes may be 0 (no embedding).
@@ -59,10 +60,11 @@ FINITE = Range(-math.inf, math.inf, text="finite")
 
 _COUNT_NAMES = frozenset({
     "tasks_per_step", "num_processes", "epochs", "num_minibatch", "meta_batch", "num_classes",
-    "trial_episodes", "tbptt", "time_steps", "policy_num_steps", "num_tasks_sample",
+    "trial_episodes", "tbptt", "time_steps", "policy_num_steps", "num_tasks_sample", "behaviour_swap_steps",
 })
 _POSITIVE_WORDS = frozenset({"temperature", "eps", "std", "utd"})
 _WEIGHT_WORDS = frozenset({"weight", "coef", "coeff", "lambda", "alpha"})
+_SHARE_WORDS = frozenset({"share", "fraction"})
 _WIDTH_WORDS = frozenset({"hidden", "layer", "dim", "size"})  # embeddings may be 0 (none)
 
 
@@ -74,6 +76,8 @@ def _float_range(name: str, words: set[str]) -> Range:
     if name == "tau":
         return UNIT_OPEN
     if name == "gae_lambda":
+        return UNIT
+    if words & _SHARE_WORDS:
         return UNIT
     if "log" in words:  # log-scale bounds (log_std_min) may be negative
         return FINITE

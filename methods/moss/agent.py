@@ -68,6 +68,50 @@ class ContextWindow:
         return self._hidden
 
 
+class BeliefSwap:
+    """Training-time behaviour perturbation (``behaviour_swap_share``): stretches of env steps in which an
+    env's policy acts on the belief of another env of the batch (another training task).
+
+    Each step, every env not in a stretch starts one with probability ``p`` (so that about ``share`` of the
+    steps are in one: ``p = share / (steps * (1 - share))``, capped at 1), acting for ``steps`` steps on the
+    belief of env ``(i + k) % N`` with ``k`` drawn uniformly from ``1 .. N - 1``. Every step draws the same
+    number of random numbers from ``rng`` (reproducible for a seeded generator). With one env there is no
+    other belief and nothing is swapped.
+
+    Args:
+        num_envs: N.
+        share: expected share of swapped steps, ``0 <= share <= 1``.
+        steps: length of a stretch (>= 1).
+        rng: the generator of the draws (the method's checkpointed RNG).
+    """
+
+    def __init__(self, num_envs: int, share: float, steps: int, rng: np.random.Generator) -> None:
+        if not 0.0 <= share <= 1.0 or steps < 1:
+            raise ValueError(f"behaviour swap: share must be in [0, 1] and steps >= 1, got {share}, {steps}")
+        self.start_prob = 1.0 if share >= 1.0 else min(1.0, share / (steps * (1.0 - share)))
+        self.steps, self.rng = steps, rng
+        self.remaining = np.zeros(num_envs, dtype=np.int64)
+        self.source = np.arange(num_envs)
+
+    def reset(self) -> None:
+        """End every stretch (start of an episode)."""
+        self.remaining[:] = 0
+        self.source = np.arange(len(self.remaining))
+
+    def next_sources(self) -> np.ndarray:
+        """``[N]`` the env whose belief each env acts on at this step (itself outside a stretch)."""
+        n = len(self.remaining)
+        own = np.arange(n)
+        start = self.rng.random(n) < self.start_prob
+        offset = self.rng.integers(1, max(n, 2), size=n)
+        idle = self.remaining == 0
+        start &= idle & (n > 1)
+        self.source = np.where(start, (own + offset) % n, np.where(idle, own, self.source))
+        self.remaining = np.where(start, self.steps, self.remaining)
+        self.remaining = np.maximum(self.remaining - 1, 0)
+        return self.source.copy()
+
+
 class MossAgent(Agent):
     """Batched MoSS agent for ``num_envs`` envs.
 
@@ -92,8 +136,9 @@ class MossAgent(Agent):
         bayes_adaptive: bool,
         device: torch.device,
         window: int | None = None,
+        swap: BeliefSwap | None = None,
     ) -> None:
-        self.encoder, self.policy = encoder, policy
+        self.encoder, self.policy, self.swap = encoder, policy, swap
         self.num_envs, self.online, self.bayes_adaptive = num_envs, online, bayes_adaptive
         self.device = device
         self._hidden = encoder.initial_hidden(num_envs)
@@ -110,6 +155,8 @@ class MossAgent(Agent):
         if self._window is not None:
             self._window.clear()
         self._acting_hidden = self._hidden.clone()
+        if self.swap is not None:
+            self.swap.reset()
 
     @torch.no_grad()
     def _posterior(self) -> Posterior:
@@ -120,6 +167,8 @@ class MossAgent(Agent):
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
         belief = policy_features(self._posterior(), self.bayes_adaptive)
+        if self.swap is not None:
+            belief = belief[torch.as_tensor(self.swap.next_sources(), device=belief.device)]
         action = self.policy.act(self._to(obs), belief, deterministic)
         return action.cpu().numpy()
 

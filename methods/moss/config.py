@@ -188,6 +188,19 @@ class MossConfig(SACConfig):
     switches by identity, ``Rollout.switched``) and the independent window ends at a transition drawn
     uniformly from the same segment [harness; MoSS README, "The belief reads the behaviour" and
     "Cheetah-vel-nonstat"]."""
+    behaviour_swap_share: float = 0.0
+    """Training collection only: the expected share of env steps in which an env's policy acts on the
+    belief of another env of the same collection batch (another training task) instead of its own, in
+    stretches of ``behaviour_swap_steps`` steps that start at random steps (draws from the method's
+    checkpointed task RNG). The replay then holds, under one task (and inside one segment on
+    non-stationary suites), behaviour that another task's belief produced, so ``sac_belief_context:
+    same-task`` pairs transitions with beliefs read from other behaviours of the same task, and the critics
+    learn to read the task from a belief whatever behaviour produced it. Evaluation always acts on the own
+    belief. 0: the paper (the policy always acts on its own belief) [harness, switchable; MoSS README,
+    "Cheetah-vel-nonstat"]."""
+    behaviour_swap_steps: int = 50
+    """Length in env steps of one stretch of ``behaviour_swap_share`` (cut short by the episode's end)
+    [harness]."""
     policy_dim_preprocess: bool = True
     """Embed state and belief with separate Linear+ReLU layers before actor and critics
     [paper: policy_dim_preprocess = True]."""

@@ -5,8 +5,9 @@ One training iteration (``train_step``), following the paper's Algorithm 1 and i
 1. collect: the first call runs ``num_transitions_initial`` steps on every training task; later calls run
    ``num_transitions_per_episode`` steps on each of ``num_train_tasks_per_episode`` sampled tasks. All
    tasks of a call run in one batched collector call (one policy call per step for all of them), with the
-   belief updated online at every step. Data goes to one replay buffer per training task, shared by the
-   encoder and the policy (fully off-policy).
+   belief updated online at every step (with ``behaviour_swap_share``, stretches act on another task's
+   belief: :class:`methods.moss.agent.BeliefSwap`). Data goes to one replay buffer per training task,
+   shared by the encoder and the policy (fully off-policy).
 2. encoder: ``num_training_steps_reconstruction`` steps of the time step-wise GMVAE ELBO (+ InfoNCE, whose
    negatives are windows of other training tasks, identified by buffer / collector task id).
 3. policy: ``num_training_steps_policy`` SAC steps on beliefs computed (without gradient) from the context
@@ -32,7 +33,7 @@ from harness.registry import register_method
 from methods.common.replay import Boundary, MultiTaskReplay, SequenceBatch
 from methods.common.sac import StatsMean
 from methods.common.search import suggest_batch_size, suggest_gamma, suggest_lr
-from methods.moss.agent import MossAgent
+from methods.moss.agent import BeliefSwap, MossAgent
 from methods.moss.config import (
     MossConfig,
     MossNoContrastiveConfig,
@@ -139,7 +140,11 @@ class Moss(Method):
             task_ids = sample_task_ids(self.rng, list(range(self.num_tasks)), cfg.num_train_tasks_per_episode)
         steps = cfg.num_transitions_initial if self.iteration == 0 else cfg.num_transitions_per_episode
         episodes = max(1, math.ceil(steps / self.horizon))
-        rollout = collector.collect(self.agent(len(task_ids)), task_ids.tolist(), episodes=episodes)
+        agent = self.agent(len(task_ids))
+        if cfg.behaviour_swap_share > 0:
+            agent.swap = BeliefSwap(len(task_ids), cfg.behaviour_swap_share, cfg.behaviour_swap_steps,
+                                    self.rng)
+        rollout = collector.collect(agent, task_ids.tolist(), episodes=episodes)
         return self.replay.add_rollout(rollout)
 
     def _encoder_phase(self) -> InferenceStats | None:

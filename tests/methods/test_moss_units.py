@@ -749,3 +749,94 @@ def test_segment_contrastive_pairs_windows_of_one_segment(enabled: bool) -> None
     assert len({next(iter(s)) for s in seg}) > 4  # many segments
     stats = method._encoder_phase()
     assert (float(stats.contrastive) > 0) is enabled
+
+
+# ---------------------------------------------------------------------------------- behaviour swap
+
+
+def test_belief_swap_stretches_have_the_configured_length_and_share() -> None:
+    """``BeliefSwap``: a stretch acts on one other env's belief for ``steps`` steps, about ``share`` of the
+    steps are swapped, an episode start ends every stretch, share 0 swaps nothing, and the draws are
+    reproducible for a seeded generator."""
+    from methods.moss.agent import BeliefSwap
+
+    n, steps = 8, 5
+    swap = BeliefSwap(n, 0.3, steps, np.random.default_rng(0))
+    sources = np.stack([swap.next_sources() for _ in range(4000)])  # [T, N]
+    swapped = sources != np.arange(n)
+    assert abs(swapped.mean() - 0.3) < 0.03
+    for env in range(n):  # every stretch: one source for at least `steps` steps
+        col, src = swapped[:, env], sources[:, env]
+        starts = np.flatnonzero(col & ~np.r_[False, col[:-1]])
+        for s in starts[:-1]:
+            assert col[s: s + steps].all() and (src[s: s + steps] == src[s]).all()
+        lengths = np.diff(np.r_[0, np.flatnonzero(np.diff(np.r_[0, col.astype(int), 0]))])[1::2]
+        assert (lengths[:-1] % steps == 0).all()  # back-to-back stretches add up whole ones (last: cut)
+    swap.reset()
+    assert (swap.source == np.arange(n)).all() and (swap.remaining == 0).all()
+    again = BeliefSwap(n, 0.3, steps, np.random.default_rng(0))
+    np.testing.assert_array_equal(np.stack([again.next_sources() for _ in range(4000)]), sources)
+    none = BeliefSwap(n, 0.0, steps, np.random.default_rng(0))
+    assert all((none.next_sources() == np.arange(n)).all() for _ in range(100))
+    single = BeliefSwap(1, 1.0, steps, np.random.default_rng(0))
+    assert all(single.next_sources()[0] == 0 for _ in range(10))
+    with pytest.raises(ValueError, match="share"):
+        BeliefSwap(n, 1.5, steps, np.random.default_rng(0))
+
+
+def test_agent_with_belief_swap_acts_on_the_other_envs_belief() -> None:
+    """With a swap in force the agent's action for env i is the policy's action for env i's observation
+    and the source env's belief; outside a stretch (and for the evaluation agent) its own."""
+    from methods.moss.agent import BeliefSwap
+    from methods.moss.inference import policy_features
+
+    torch.manual_seed(11)
+    rng = np.random.default_rng(11)
+    agent, _ = _agent(online=True, n=3)
+    agent.reset(task_boundary=True)
+    for _ in range(3):  # different beliefs per env
+        agent.observe(_step(3, rng))
+    agent.swap = BeliefSwap(3, 1.0, 4, np.random.default_rng(0))  # always swapped
+    obs = rng.normal(size=(3, OBS)).astype(np.float32)
+    belief = policy_features(agent._posterior(), True)
+    acted = agent.act(obs, deterministic=True)
+    src = agent.swap.source
+    assert (src != np.arange(3)).all()
+    expected = agent.policy.act(torch.as_tensor(obs), belief[torch.as_tensor(src)], True).detach().numpy()
+    np.testing.assert_allclose(acted, expected, atol=1e-6)
+    own = agent.policy.act(torch.as_tensor(obs), belief, True).detach().numpy()
+    assert not np.allclose(acted, own)
+    agent.swap = None
+    np.testing.assert_allclose(agent.act(obs, deterministic=True), own, atol=1e-6)
+
+
+def test_behaviour_swap_changes_training_collection_only() -> None:
+    """``behaviour_swap_share`` > 0 makes the training collection act on other tasks' beliefs (other
+    stored actions than with 0, reproducibly for one seed); the evaluation agent never swaps."""
+    from harness.collector import Collector
+    from harness.config import method_config
+    from harness.context import RunContext
+    from harness.registry import get_method, get_suite
+
+    suite = get_suite("point-goal-nonstat")
+    cls = get_method("moss")
+
+    def collected(share: float) -> tuple[np.ndarray, Any]:
+        torch.manual_seed(0)  # as the training loop does (the policy samples its actions from torch's RNG)
+        cfg = method_config(cls, suite, "smoke", sets={"behaviour_swap_share": share, "behaviour_swap_steps": 5,
+                                                        "num_train_tasks_per_episode": 3, "warmup": "iteration"})
+        method: Any = cls(cfg)
+        tasks = suite.train_tasks(0, 3)
+        method.setup(suite, tasks, RunContext(seed=0))
+        method.train_step(Collector(suite, tasks, 0, 100_000))  # warm-up collection
+        method._collect(Collector(suite, tasks, 1, 100_000))  # a collection by the trained policy
+        acts = np.concatenate([method.replay.buffer(t).gather(np.arange(len(method.replay.buffer(t))))
+                               .action.numpy() for t in method.replay.task_ids()])
+        return acts, method
+
+    base, method = collected(0.0)
+    swapped, _ = collected(0.5)
+    again, _ = collected(0.5)
+    np.testing.assert_array_equal(swapped, again)
+    assert base.shape == swapped.shape and not np.allclose(base, swapped)
+    assert method.agent(3).swap is None

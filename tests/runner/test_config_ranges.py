@@ -47,3 +47,12 @@ def test_values_that_stay_valid() -> None:
     assert check_overrides(SacMtConfig, ok, "--set")["hidden"] == (1,)
     assert range_error("state_embed", int, 0) is None  # an embedding of size 0 means none
     assert range_error("mode", str, "x") is None
+
+
+def test_shares_and_stretch_lengths_are_checked() -> None:
+    from methods.moss.config import MossConfig
+
+    assert range_error("behaviour_swap_share", float, 1.5) == "valid range: 0 <= x <= 1; got 1.5"
+    assert range_error("behaviour_swap_share", float, 0.0) is None
+    with pytest.raises(ConfigError, match=r"MossConfig\.behaviour_swap_steps.*an integer 1 \.\."):
+        check_overrides(MossConfig, {"behaviour_swap_steps": 0}, "--set")
