@@ -242,7 +242,8 @@ def dead_worker_result(job: Job, exitcode: int | None) -> JobResult:
 def _budget(job: Job, suite: Suite, method_cls: type[Method]) -> tuple[int, str, list[str]]:
     profile = get_profile(job.profile)
     if job.budget is None:
-        return profile.budget(suite), "profile", []
+        caveat = profile.caveat(suite)
+        return profile.budget(suite), "profile", [] if caveat is None else [caveat]
     if job.budget == PUBLISHED:
         published = method_cls.published_budget(suite)
         if published is None:

@@ -179,3 +179,20 @@ def test_paper_budgets_are_declared_by_the_suites_and_match_the_moss_schedules()
     for suite in list_suites():
         assert paper.budget(suite) == declared.get(suite.name, 2_000_000)
         assert moss.published_budget(suite) == suite.paper_budget
+
+
+def test_bench_runs_warn_where_the_oracle_does_not_learn_at_the_budget(tmp_path) -> None:
+    """A suite in ``BENCH_UNMET`` warns at the bench profile's own budget (and the warning names the
+    suite), not at a budget the user chose, and not on suites whose criterion is met."""
+    from harness.profiles import BENCH_CRITERIA, BENCH_UNMET
+    from harness.runner import Job, resolve_job
+
+    def warnings(suite: str, budget: int | None) -> tuple[str, ...]:
+        job = Job(suite=suite, method="random", seed=0, out=str(tmp_path), profile="bench", budget=budget)
+        return resolve_job(job).warnings
+
+    assert set(BENCH_UNMET) <= set(BENCH_CRITERIA)
+    (caveat,) = warnings("ant-dir", None)
+    assert "does not learn ant-dir" in caveat and "300000 env steps" in caveat
+    assert warnings("ant-dir", 1_000_000) == ()
+    assert warnings("cheetah-vel", None) == ()
