@@ -34,7 +34,10 @@ own behaviour produces (the belief reads the behaviour, and the policy has not l
 region of belief space). Replaying the run's own beliefs this way reproduces its own episodes exactly.
 With a Bayes-adaptive policy (belief = mean and log-variance) a second run feeds the other's mean with the
 own log-variance (which of the two carries the difference), and a column gives the distance between the
-two means (Euclidean, latent units).
+two means (Euclidean, latent units). **Critic or actor** (two columns, :func:`fed_action_values`): at the
+own states, how much more the critics value the action the same policy takes when fed the other's belief
+than its own action, under the own belief and under the other's: negative under the own belief and
+positive under the other's means the critics' reading of the own belief is what keeps the policy there.
 
     python scripts/moss_switch_beliefs.py results/reference/bench/cheetah-vel-nonstat/moss/seed=1 \\
         --against results/reference/bench/cheetah-vel-nonstat/sac-oracle/seed=1
@@ -139,6 +142,37 @@ def state_value_gap(method: Any, own: Episodes, other: Episodes) -> np.ndarray:
         return pol.sac.critic(pol.critic_embed(o, b), a).min(dim=0).values
 
     return (value(other.obs) - value(own.obs)).cpu().numpy()
+
+
+@torch.no_grad()
+def fed_action_values(method: Any, own: Episodes, other: Episodes) -> tuple[np.ndarray, np.ndarray]:
+    """Critic or actor: ``[N, T]`` ``Q(s, b, a_fed) - Q(s, b, a_own)`` of a MoSS run's critics
+    (``min(Q1, Q2)``) at the states ``s`` of its own episodes, where ``a_own = pi(s, b_own)`` is its greedy
+    action and ``a_fed = pi(s, b_other)`` the greedy action of the *same* policy fed the belief its encoder
+    reads from the other run's episode at the same step (the action of the intervention), once under the
+    own belief (``b = b_own``) and once under the other's (``b = b_other``).
+
+    Same states, same policy, one-step deviation either way, so the two columns compare how the critics
+    value the same pair of actions under the two beliefs: where the intervention follows the target and
+    the own loop does not, < 0 under the own belief and > 0 under the other's says the critics, reading the
+    own belief, do not value what the task asks (the actor only follows them); > 0 under both says the
+    actor does not reach what its critics prefer.
+    """
+    assert own.obs is not None
+    pol = method.policy
+    device = method.inference.encoder.input_mean.device
+
+    def t_(x: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
+
+    obs, b_own, b_other = t_(own.obs), t_(own.beliefs), t_(other.beliefs)
+    a_own, a_fed = pol.act(obs, b_own, True), pol.act(obs, b_other, True)
+    gaps = []
+    for b in (b_own, b_other):
+        embedded = pol.critic_embed(obs, b)
+        q_fed = pol.sac.critic(embedded, a_fed).min(dim=0).values
+        gaps.append((q_fed - pol.sac.critic(embedded, a_own).min(dim=0).values).cpu().numpy())
+    return gaps[0], gaps[1]
 
 
 class _FedBeliefAgent(Agent):
@@ -321,6 +355,8 @@ def measure(
             gaps["achieved_on_other_mean"] = act_on_beliefs(run, tasks, mixed)[0] - own.target
             apart = own.beliefs[..., :half] - theirs.beliefs[..., :half]
             gaps["belief_mean_distance"] = np.linalg.norm(apart, axis=-1)
+        gaps["fed_action_q_own_belief"], gaps["fed_action_q_other_belief"] = fed_action_values(
+            run.method, own, theirs)
         gaps["critic_prefers_other"] = critic_preference(run.method, own, other)
         gaps["value_of_other_state"] = state_value_gap(run.method, own, theirs)
         for name, gap in gaps.items():
@@ -342,6 +378,7 @@ def markdown(df: pd.DataFrame, against: bool) -> str:
         head += ["other's: achieved - target", "other's: belief probe - target",
                  "acting on other's belief: achieved - target",
                  "acting on other's belief mean: achieved - target", "|own belief mean - other's|",
+                 "Q(fed action) - Q(own action), own belief", "same, other's belief",
                  "Q(other's action) - Q(own action)", "V(other's state) - V(own state)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in df.itertuples(index=False):
@@ -349,7 +386,8 @@ def markdown(df: pd.DataFrame, against: bool) -> str:
         if against:
             row += [_signed(r.achieved_against), _signed(r.belief_against),
                     _signed(r.achieved_on_other_belief), _signed(r.achieved_on_other_mean),
-                    f"{r.belief_mean_distance:.2f}", _signed(r.critic_prefers_other),
+                    f"{r.belief_mean_distance:.2f}", _signed(r.fed_action_q_own_belief),
+                    _signed(r.fed_action_q_other_belief), _signed(r.critic_prefers_other),
                     _signed(r.value_of_other_state)]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)

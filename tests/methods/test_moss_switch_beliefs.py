@@ -84,6 +84,13 @@ def test_on_a_nonstationary_toy_run_against_the_oracle(tmp_path: Path) -> None:
     assert fed.shape == own.action.shape and np.abs(fed - own.action).max() > 1e-4  # smoke: ~8e-4
     assert {"achieved_on_other_belief", "achieved_on_other_mean"} <= set(table)  # NaN: no achieved quantity
     assert (table["belief_mean_distance"] > 0).all()
+    # critic or actor: the same policy's two actions valued under both beliefs; fed its own beliefs, no gap
+    q_own_b, q_other_b = mod.fed_action_values(method, own, theirs)
+    assert q_own_b.shape == own.target.shape and np.abs(q_own_b).max() > 0 and np.abs(q_other_b).max() > 0
+    assert not np.allclose(q_own_b, q_other_b)
+    assert all(np.abs(g).max() == 0 for g in mod.fed_action_values(method, own, own))
+    assert np.isfinite(table["fed_action_q_own_belief"]).all()
+    assert np.isfinite(table["fed_action_q_other_belief"]).all()
     assert table["achieved"].isna().all()  # the point suite defines no achieved quantity
     out = tmp_path / "t.json"
     assert mod.main([str(moss), "--against", str(oracle), "--json", str(out), "--probe-steps", "20"]) == 0
