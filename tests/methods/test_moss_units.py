@@ -823,8 +823,9 @@ def test_behaviour_swap_changes_training_collection_only() -> None:
 
     def collected(share: float) -> tuple[np.ndarray, Any]:
         torch.manual_seed(0)  # as the training loop does (the policy samples its actions from torch's RNG)
-        cfg = method_config(cls, suite, "smoke", sets={"behaviour_swap_share": share, "behaviour_swap_steps": 5,
-                                                        "num_train_tasks_per_episode": 3, "warmup": "iteration"})
+        sets = {"behaviour_swap_share": share, "behaviour_swap_steps": 5, "num_train_tasks_per_episode": 3,
+                "warmup": "iteration"}
+        cfg = method_config(cls, suite, "smoke", sets=sets)
         method: Any = cls(cfg)
         tasks = suite.train_tasks(0, 3)
         method.setup(suite, tasks, RunContext(seed=0))
