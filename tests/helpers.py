@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -10,6 +14,20 @@ import torch
 from harness.collector import Collector
 from harness.method import Method
 from harness.registry import get_suite
+
+#: The repository root (scripts live in ``ROOT / "scripts"``).
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(name: str) -> ModuleType:
+    """The script ``scripts/<name>.py`` imported as module ``name`` (registered in ``sys.modules``, so the
+    dataclasses it defines resolve their module)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def suite_marks(suite_name: str) -> list[pytest.MarkDecorator]:

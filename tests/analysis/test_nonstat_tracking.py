@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -10,16 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import load_script
 
 
 def _script() -> ModuleType:
-    path = ROOT / "scripts" / "nonstat_tracking.py"
-    spec = importlib.util.spec_from_file_location("nonstat_tracking", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("nonstat_tracking")
 
 
 def _traces(achieved: np.ndarray, target: np.ndarray) -> pd.DataFrame:

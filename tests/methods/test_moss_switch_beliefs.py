@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -11,17 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "moss_switch_beliefs.py"
+from tests.helpers import ROOT, load_script
 
 
 def _module() -> Any:
-    spec = importlib.util.spec_from_file_location("moss_switch_beliefs", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("moss_switch_beliefs")
 
 
 def test_probes_read_a_belief_that_names_the_target_and_a_lagging_agent_shows() -> None:

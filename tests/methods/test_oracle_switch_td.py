@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "oracle_switch_td.py"
+from tests.helpers import ROOT, load_script
 
 
 def test_switch_split_on_a_nonstationary_toy_run(tmp_path: Path) -> None:
@@ -20,11 +18,7 @@ def test_switch_split_on_a_nonstationary_toy_run(tmp_path: Path) -> None:
                           "--set", "sac-oracle.bootstrap_task=next"],
                          capture_output=True, text=True, check=False, cwd=ROOT)
     assert run.returncode == 0, run.stderr
-    spec = importlib.util.spec_from_file_location("oracle_switch_td", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses resolve their module
-    spec.loader.exec_module(mod)
+    mod = load_script("oracle_switch_td")
     from harness.trained import load_run
 
     loaded = load_run(tmp_path / "point-goal-nonstat" / "sac-oracle" / "seed=0", device="cpu")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -19,8 +18,7 @@ from harness.runner import Job, run_job
 from harness.trained import load_run
 from suites.mujoco.tasks import VelocityTask
 from suites.mujoco.velocity_tracking import VelocityTracking, velocity_tracking
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import load_script
 
 
 class _ConstantAgent:
@@ -163,12 +161,7 @@ def test_load_run_errors(tmp_path: Path) -> None:
 
 
 def _script() -> ModuleType:
-    path = ROOT / "scripts" / "cheetah_vel_tracking.py"
-    spec = importlib.util.spec_from_file_location("cheetah_vel_tracking", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("cheetah_vel_tracking")
 
 
 def test_tracking_script_on_a_smoke_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
