@@ -96,6 +96,19 @@ def _episodes(run: Any, tasks: list[Any], encoder: Any, cfg: Any) -> Episodes:
                     task_vec)
 
 
+def _tensor(method: Any, x: np.ndarray) -> torch.Tensor:
+    """``x`` as float32 on the MoSS run's device."""
+    return torch.as_tensor(np.asarray(x, dtype=np.float32), device=method.inference.encoder.input_mean.device)
+
+
+def _q_gap(pol: Any, obs: torch.Tensor, belief: torch.Tensor, action: torch.Tensor,
+           base: torch.Tensor) -> np.ndarray:
+    """``min(Q1, Q2)(s, b, action) - min(Q1, Q2)(s, b, base)`` of a MoSS policy's critics (no gradient)."""
+    embedded = pol.critic_embed(obs, belief)
+    q = pol.sac.critic(embedded, action).min(dim=0).values - pol.sac.critic(embedded, base).min(dim=0).values
+    return q.cpu().numpy()
+
+
 @torch.no_grad()
 def critic_preference(method: Any, own: Episodes, other: Any) -> np.ndarray:
     """``[N, T]`` ``min(Q1, Q2)(s, b, a_other) - min(Q1, Q2)(s, b, a_own)`` of a MoSS run's critics at the
@@ -111,16 +124,8 @@ def critic_preference(method: Any, own: Episodes, other: Any) -> np.ndarray:
     agent = other.method.agent(n * t)
     agent.reset(True)
     a_other = np.asarray(agent.act(seen, True), dtype=np.float32).reshape(own.action.shape)
-    pol = method.policy
-    device = method.inference.encoder.input_mean.device
-
-    def t_(x: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
-
-    embedded = pol.critic_embed(t_(own.obs), t_(own.beliefs))
-    q_other = pol.sac.critic(embedded, t_(a_other)).min(dim=0).values
-    q_own = pol.sac.critic(embedded, t_(own.action)).min(dim=0).values
-    return (q_other - q_own).cpu().numpy()
+    return _q_gap(method.policy, _tensor(method, own.obs), _tensor(method, own.beliefs),
+                  _tensor(method, a_other), _tensor(method, own.action))
 
 
 @torch.no_grad()
@@ -133,11 +138,9 @@ def state_value_gap(method: Any, own: Episodes, other: Episodes) -> np.ndarray:
     the own policy's continuation."""
     assert own.obs is not None and other.obs is not None
     pol = method.policy
-    device = method.inference.encoder.input_mean.device
 
     def value(obs: np.ndarray) -> torch.Tensor:
-        o = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=device)
-        b = torch.as_tensor(np.asarray(own.beliefs, dtype=np.float32), device=device)
+        o, b = _tensor(method, obs), _tensor(method, own.beliefs)
         a = pol.act(o, b, True)
         return pol.sac.critic(pol.critic_embed(o, b), a).min(dim=0).values
 
@@ -160,19 +163,10 @@ def fed_action_values(method: Any, own: Episodes, other: Episodes) -> tuple[np.n
     """
     assert own.obs is not None
     pol = method.policy
-    device = method.inference.encoder.input_mean.device
-
-    def t_(x: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
-
-    obs, b_own, b_other = t_(own.obs), t_(own.beliefs), t_(other.beliefs)
+    obs = _tensor(method, own.obs)
+    b_own, b_other = _tensor(method, own.beliefs), _tensor(method, other.beliefs)
     a_own, a_fed = pol.act(obs, b_own, True), pol.act(obs, b_other, True)
-    gaps = []
-    for b in (b_own, b_other):
-        embedded = pol.critic_embed(obs, b)
-        q_fed = pol.sac.critic(embedded, a_fed).min(dim=0).values
-        gaps.append((q_fed - pol.sac.critic(embedded, a_own).min(dim=0).values).cpu().numpy())
-    return gaps[0], gaps[1]
+    return _q_gap(pol, obs, b_own, a_fed, a_own), _q_gap(pol, obs, b_other, a_fed, a_own)
 
 
 class _FedBeliefAgent(Agent):
