@@ -30,7 +30,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.analysis.nonstationary import aligned_switch_progress, error_by_switch_phase, stack_column
+from harness.analysis.nonstationary import (
+    aligned_switch_progress,
+    error_by_switch_phase,
+    has_achieved,
+    stack_column,
+)
 
 PHASE_STEPS = ("20-64", "64-100", "100+")
 
@@ -38,7 +43,7 @@ PHASE_STEPS = ("20-64", "64-100", "100+")
 def episodes(traces: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``target [N, T]``, ``achieved [N, T]`` (first components) and ``reward [N, T]`` of the traced
     episodes (equal lengths), sorted by task and episode."""
-    if "achieved" not in traces or traces["achieved"].isna().any():
+    if not has_achieved(traces):
         raise ValueError("the traces hold no achieved quantity (suite without Suite.achieved?)")
     rows = traces.sort_values(["task_id", "episode", "t"], kind="stable")
     groups = [g for _, g in rows.groupby(["task_id", "episode"], sort=False)]
