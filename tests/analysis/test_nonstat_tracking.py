@@ -72,6 +72,9 @@ def test_cli_skips_runs_without_achieved(tmp_path: Path, capsys: pytest.CaptureF
     _traces(target, target).to_parquet(good / "traces.parquet")
     _traces(target, target).drop(columns="achieved").to_parquet(bad / "traces.parquet")
     assert mod.main([str(good)]) == 0
-    assert mod.main([str(good), str(bad), str(tmp_path / "missing")]) == 2
+    assert mod.main([str(good), str(bad), str(tmp_path / "missing")]) == 0  # the readable one is printed
     out = capsys.readouterr()
     assert str(good) in out.out and "skipped" in out.err and "no achieved quantity" in out.err
+    assert "2 of 3 runs skipped" in out.err
+    assert mod.main([str(bad), str(tmp_path / "missing")]) == 2  # nothing to print
+    assert capsys.readouterr().out == ""
