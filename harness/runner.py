@@ -129,6 +129,7 @@ def _meta(r: ResolvedJob | None, job: Job, status: str, started: float, **extra:
         "versions": store.versions(),
         "git_commit": store.git_commit(),
         "host": store.host(),
+        "cpu": store.cpu(),
         "device": str(resolve_device(job.device)),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "budget": r.budget if r is not None else None,

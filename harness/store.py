@@ -196,6 +196,27 @@ def host() -> str:
     return socket.gethostname()
 
 
+def cpu() -> dict[str, str | int | None]:
+    """The processor results were computed on: ``model`` (``/proc/cpuinfo``'s model name, else
+    ``platform.processor()``), ``torch_capability`` (the vector instruction set PyTorch's CPU kernels
+    dispatch to, e.g. ``AVX512``) and ``cores``. Same seed gives the same numbers on the same kind of
+    processor; on another one the matrix kernels may round differently (README, "Reference results")."""
+    model = platform.processor() or None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            names = (line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+            model = next(names, model)
+    except OSError:
+        pass
+    try:
+        import torch
+
+        capability: str | None = torch.backends.cpu.get_cpu_capability()
+    except (ImportError, AttributeError):
+        capability = None
+    return {"model": model, "torch_capability": capability, "cores": os.cpu_count()}
+
+
 # ---------------------------------------------------------------------------------------------- readers
 
 

@@ -46,7 +46,9 @@ API (stable; extend additively):
 
 Performance notes: both critics run in one ``baddbmm`` per layer, the policy loss reads them with detached
 parameters (no ``requires_grad`` switching), the Polyak update is one fused ``_foreach_lerp_``, optimizers
-use PyTorch's fused/foreach Adam, and nothing calls ``.item()`` except when stats are returned.
+use PyTorch's fused/foreach Adam (stepped through :func:`methods.common.optim.adam_step`: the fused
+kernel without the ``Optimizer.step`` wrapper, bit-identical), and nothing calls ``.item()`` except when
+stats are returned.
 ``SACConfig(compile=True)`` runs ``critic_loss`` and ``actor_losses`` through ``torch.compile`` (opt-in: other
 float rounding; on the 2-core CPU it was measured slower than eager, see the README's Performance
 section).
@@ -67,6 +69,7 @@ from torch import nn
 
 from harness.config_fields import Alias
 from methods.common.nets import EnsembleLinear, ensemble_mlp, mlp
+from methods.common.optim import adam_step, zero_grads
 from methods.common.replay import TransitionBatch
 
 _LOG_2 = math.log(2.0)
@@ -256,7 +259,7 @@ class Upstream:
 
 def _zero(up: Upstream | None) -> None:
     if up is not None:
-        up.opt.zero_grad(set_to_none=True)
+        zero_grads(up.opt)
 
 
 def _step(up: Upstream | None) -> None:
@@ -264,7 +267,7 @@ def _step(up: Upstream | None) -> None:
         return
     if up.max_grad_norm is not None:
         nn.utils.clip_grad_norm_(up.params, up.max_grad_norm)
-    up.opt.step()
+    adam_step(up.opt)
 
 
 @dataclass(frozen=True)
@@ -468,10 +471,10 @@ class SAC:
             nn.utils.clip_grad_norm_(params, self.config.max_grad_norm, foreach=True)
 
     def _step(self, opt: torch.optim.Optimizer, params: list[torch.Tensor], loss: torch.Tensor) -> None:
-        opt.zero_grad(set_to_none=True)
+        zero_grads(opt)
         loss.backward()
         self._clip(params)
-        opt.step()
+        adam_step(opt)
 
     def critic_step(self, loss: torch.Tensor) -> None:
         """Zero the critics' grads, back-propagate ``loss`` (into anything upstream too), clip, step."""
@@ -484,9 +487,9 @@ class SAC:
     def alpha_step(self, loss: torch.Tensor | None) -> None:
         """Step the temperature (no-op for ``None`` or a fixed alpha)."""
         if loss is not None and self.alpha_opt is not None:
-            self.alpha_opt.zero_grad(set_to_none=True)
+            zero_grads(self.alpha_opt)
             loss.backward()
-            self.alpha_opt.step()
+            adam_step(self.alpha_opt)
 
     @torch.no_grad()
     def soft_update_targets(self, tau: float | None = None) -> None:
@@ -522,12 +525,12 @@ class SAC:
         if al_loss is None or self.alpha_opt is None:
             self.actor_step(a_loss)
         else:  # disjoint parameters: one backward pass for both losses
-            self.actor_opt.zero_grad(set_to_none=True)
-            self.alpha_opt.zero_grad(set_to_none=True)
+            zero_grads(self.actor_opt)
+            zero_grads(self.alpha_opt)
             (a_loss + al_loss).backward()
             self._clip(self._actor_params)
-            self.actor_opt.step()
-            self.alpha_opt.step()
+            adam_step(self.actor_opt)
+            adam_step(self.alpha_opt)
         _step(h.actor_upstream)
         self.num_updates += 1
         stats = {"critic_loss": c_loss.detach(), "actor_loss": a_loss.detach(), "q": c_info["q"],

@@ -166,6 +166,8 @@ def test_traces_for_belief_agents_and_meta_provenance(tmp_path):
     libs = {"python", "torch", "numpy", "gymnasium", "mujoco", "metaworld", "harness"}
     assert set(meta["versions"]) >= libs
     assert {"git_commit", "host", "timings"} <= set(meta)
+    # the processor: same seed, same numbers holds on the same kind of CPU (README, "Reference results")
+    assert set(meta["cpu"]) == {"model", "torch_capability", "cores"} and meta["cpu"]["cores"] >= 1
     train = pd.read_parquet(job.run_dir / store.TRAIN_FILE)
     assert list(train.columns[:5]) == list(store.TRAIN_COLUMNS)
     assert (train[["collect_seconds", "update_seconds"]] >= 0).all().all()
