@@ -9,6 +9,12 @@ of ``moss``) and change only what the policy and the critics are conditioned on:
   bootstraps within the current task: ``s'`` keeps the task of ``s`` (on non-stationary suites a switch
   otherwise puts the new task into ``s'``, README "Cheetah-vel-nonstat").
 * ``moss-no-belief-control``: the belief replaced by zeros (task-agnostic, as ``sac-mt``).
+* ``moss-critic-task-control``: the critics read the true task (with the state, no belief; bootstrapping
+  within the current task as above) while the actor reads the belief as ``moss``'s does, and the encoder
+  never sees the task (its columns are zeroed in every transition the encoder and its decoder read). Only
+  meta-training uses the task: the acting policy (evaluation included) is ``moss``'s, state and belief.
+  If this follows the target where ``moss`` does not, the critics' reading of the belief is what keeps
+  ``moss`` from it (a privileged critic, as in asymmetric actor-critic).
 
     harness run --suite cheetah-vel --method moss-task-control --seeds 1 --profile bench --budget 104000 \\
         --plugin scripts/moss_controls.py --out results/controls
@@ -24,6 +30,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 
 from harness.registry import register_method
+from methods.common.sac import SAC, SacBatch, SacHooks
+from methods.moss.encoder import GMVAEEncoder
 from methods.moss.inference import belief_feature_dim
 from methods.moss.method import Moss
 from methods.moss.policy import BeliefSAC
@@ -83,11 +91,90 @@ class MossTaskControl(MossNoBeliefControl):
         return _WideSuite(suite)  # type: ignore[return-value]
 
     def _policy_samples(self, wanted: int) -> tuple[torch.Tensor, ...]:
-        obs, b, action, reward, next_obs, nb, terminated = super()._policy_samples(wanted)
-        task_from = self.obs_dim - self._task_dim
-        next_obs = torch.cat([next_obs[:, :task_from], obs[:, task_from:]], dim=1)
-        return obs, b, action, reward, next_obs, nb, terminated
+        return _current_task_next(super()._policy_samples(wanted), self.obs_dim - self._task_dim)
 
     def setup(self, suite: Suite, train_tasks: list[Task], ctx: RunContext) -> None:
         self._task_dim = suite.spec.task_dim
         super().setup(suite, train_tasks, ctx)
+
+
+def _current_task_next(samples: tuple[torch.Tensor, ...], task_from: int) -> tuple[torch.Tensor, ...]:
+    """SAC samples ``(obs, belief, action, reward, next_obs, next_belief, terminated)`` whose ``next_obs``
+    carries the task columns (from ``task_from`` on) of ``obs``: bootstrapping within the current task."""
+    obs, b, action, reward, next_obs, nb, terminated = samples
+    next_obs = torch.cat([next_obs[:, :task_from], obs[:, task_from:]], dim=1)
+    return obs, b, action, reward, next_obs, nb, terminated
+
+
+class TaskBlindEncoder(GMVAEEncoder):
+    """:class:`GMVAEEncoder` whose normalised input has the task columns (of ``s`` and ``s'``) zeroed.
+
+    ``normalize`` is where every encoder pass (training windows, acting-time steps) and the decoder's
+    inputs and targets read a transition, so neither sees the task. Set ``task_mask`` ``[input_dim]`` (1
+    keeps a feature, 0 drops it) with :func:`blind_to_task`."""
+
+    task_mask: torch.Tensor
+
+    def normalize(self, features: torch.Tensor) -> torch.Tensor:
+        return super().normalize(features) * self.task_mask
+
+
+def blind_to_task(encoder: GMVAEEncoder, obs_dim: int, task_dim: int) -> TaskBlindEncoder:
+    """Turn ``encoder`` (built for ``obs_dim`` wide observations ending in ``task_dim`` task columns) into
+    a :class:`TaskBlindEncoder` in place (same parameters; the mask is a buffer, saved with checkpoints)."""
+    o, a = obs_dim, encoder.act_dim
+    mask = torch.ones(2 * o + a + 1, device=encoder.input_mean.device)
+    mask[o - task_dim : o] = 0.0  # task columns of s
+    mask[2 * o + a + 1 - task_dim :] = 0.0  # task columns of s'
+    encoder.__class__ = TaskBlindEncoder
+    encoder.register_buffer("task_mask", mask)
+    return encoder  # type: ignore[return-value]
+
+
+class TaskCriticSAC(BeliefSAC):
+    """Actor on ``[state, belief]``, critics on ``[state, task]`` (no belief): see the module docstring.
+
+    ``obs`` arrives with the task in its last ``task_dim`` columns; the actor drops them. Embedding layers
+    (``policy_dim_preprocess``) are not supported (the ``bench`` profile has none)."""
+
+    def __init__(self, obs_dim: int, task_dim: int, act_dim: int, belief_dim: int, config: Any,
+                 device: torch.device) -> None:
+        if config.policy_dim_preprocess:
+            raise ValueError("moss-critic-task-control needs policy_dim_preprocess=false "
+                             "(as in --profile bench)")
+        super().__init__(obs_dim - task_dim, act_dim, belief_dim, config, device)
+        self.state_dim = obs_dim - task_dim
+        self.sac = SAC(self.state_dim + belief_dim, act_dim, config.sac_config(), device,
+                       critic_obs_dim=obs_dim)
+
+    def update(  # type: ignore[override]
+        self, obs: torch.Tensor, belief: torch.Tensor, action: torch.Tensor, reward: torch.Tensor,
+        next_obs: torch.Tensor, next_belief: torch.Tensor, terminated: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        s = self.state_dim
+        actor_obs = torch.cat([obs[:, :s], belief.detach()], dim=1)
+        next_actor = torch.cat([next_obs[:, :s], next_belief.detach()], dim=1)
+        batch = SacBatch(obs=obs, action=action, reward=reward, next_obs=next_obs, done=terminated,
+                         next_obs_actor=next_actor, actor_obs=actor_obs)
+        return self.sac.step(batch, SacHooks(actor_critic_obs=lambda: obs))
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, belief: torch.Tensor, deterministic: bool) -> torch.Tensor:
+        return self.sac.actor(torch.cat([obs[:, : self.state_dim], belief], dim=1), deterministic)[0]
+
+
+@register_method("moss-critic-task-control")
+class MossCriticTaskControl(Moss):
+    """MoSS whose critics read the true task instead of the belief (see the module docstring)."""
+
+    sees_task: ClassVar[bool] = True
+
+    def setup(self, suite: Suite, train_tasks: list[Task], ctx: RunContext) -> None:
+        self._task_dim = suite.spec.task_dim
+        super().setup(_WideSuite(suite), train_tasks, ctx)  # type: ignore[arg-type]
+        blind_to_task(self.inference.encoder, self.obs_dim, self._task_dim)
+        self.policy = TaskCriticSAC(self.obs_dim, self._task_dim, self.act_dim,
+                                    belief_feature_dim(self.config), self.config, self.device)
+
+    def _policy_samples(self, wanted: int) -> tuple[torch.Tensor, ...]:
+        return _current_task_next(super()._policy_samples(wanted), self.obs_dim - self._task_dim)
