@@ -90,7 +90,11 @@ def _achieved(run: Any, ro: Any) -> np.ndarray:
 
 def _episodes(run: Any, tasks: list[Any], encoder: Any, cfg: Any) -> Episodes:
     ro, task_vec = greedy_episodes(run, tasks)
-    feats = episode_features(ro.obs, ro.action, ro.reward, ro.next_obs, encoder.input_mean.device)
+    obs, next_obs = ro.obs, ro.next_obs
+    if getattr(run.method, "sees_task", False):  # its encoder reads the task columns it was trained with
+        task = task_vec.astype(np.float32)
+        obs, next_obs = np.concatenate([obs, task], axis=-1), np.concatenate([next_obs, task], axis=-1)
+    feats = episode_features(obs, ro.action, ro.reward, next_obs, encoder.input_mean.device)
     beliefs = window_beliefs(encoder, feats, cfg.time_steps, cfg.bayes_adaptive).cpu().numpy()
     return Episodes(beliefs, feats.cpu().numpy(), task_vec[..., 0], _achieved(run, ro), ro.obs, ro.action,
                     task_vec)

@@ -90,3 +90,17 @@ def test_on_a_nonstationary_toy_run_against_the_oracle(tmp_path: Path) -> None:
     assert out.stat().st_size > 0
     assert mod.main([str(oracle)]) == 2  # not a MoSS run
     assert mod.main([str(tmp_path / "missing")]) == 2
+
+
+def test_on_a_run_that_sees_the_task(tmp_path: Path) -> None:
+    """A MoSS run that sees the task (``moss-critic-task-control``) has an encoder built for observations
+    with the task: the script hands it the task columns it was trained with (it crashed on such runs)."""
+    plugin = str(ROOT / "scripts" / "moss_controls.py")
+    run = subprocess.run([sys.executable, "-m", "harness", "run", "--suite", "point-goal-nonstat", "--method",
+                          "moss-critic-task-control", "--seeds", "0", "--profile", "smoke",
+                          "--plugin", plugin, "--set", "policy_dim_preprocess=false", "--out", str(tmp_path)],
+                         capture_output=True, text=True, check=False, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    mod = _module()
+    run_dir = tmp_path / "point-goal-nonstat" / "moss-critic-task-control" / "seed=0"
+    assert mod.main([str(run_dir), "--plugin", plugin, "--probe-steps", "20", "--fit-tasks", "5"]) == 0
