@@ -91,7 +91,9 @@ def _achieved(run: Any, ro: Any) -> np.ndarray:
 def _episodes(run: Any, tasks: list[Any], encoder: Any, cfg: Any) -> Episodes:
     ro, task_vec = greedy_episodes(run, tasks)
     obs, next_obs = ro.obs, ro.next_obs
-    if getattr(run.method, "sees_task", False):  # its encoder reads the task columns it was trained with
+    if encoder.input_mean.shape[-1] > 2 * obs.shape[-1] + ro.action.shape[-1] + 1:
+        # an encoder of a run that sees the task reads the task columns it was trained with (the task in
+        # force at the step, for s and s')
         task = task_vec.astype(np.float32)
         obs, next_obs = np.concatenate([obs, task], axis=-1), np.concatenate([next_obs, task], axis=-1)
     feats = episode_features(obs, ro.action, ro.reward, next_obs, encoder.input_mean.device)
