@@ -76,7 +76,8 @@ def build(name: str, args: argparse.Namespace) -> tuple[Any, Collector]:
     torch.manual_seed(0)
     method = method_cls(config)
     method.setup(suite, tasks, ctx)
-    return method, Collector(suite, tasks, 0, budget, task_obs=method.sees_task)
+    return method, Collector(suite, tasks, 0, budget, task_obs=method.sees_task,
+                             privileged_task=method.privileged_task)
 
 
 def instrument(name: str, method: Any, collector: Collector, timer: PhaseTimer) -> None:

@@ -9,7 +9,9 @@ The collector owns the run's :class:`Budget`: every environment step of every co
 it (exploration and training alike); the rollout engine (:func:`harness.rollout.run_trial`) is given the
 steps left as its step limit, so collection stops exactly at the budget (the last rollout is then partial
 and ``collector.exhausted`` is True). Task ids index the training tasks given to ``Method.setup``; the task
-records themselves (ground truth) are not exposed here: identities are all a method may use.
+records themselves (ground truth) are not exposed here: identities are all a method may use, except that a
+method with ``privileged_task`` gets the task vector of every transition in ``Rollout.task`` for its
+meta-training, after its agent has acted (the agent never sees it).
 """
 
 from __future__ import annotations
@@ -64,12 +66,16 @@ class Collector:
         seed: the run's seed (env seeds derive from it).
         budget: the run's environment-step budget (the collector's :attr:`budget` charges it).
         task_obs: append the true task vector to observations (only for methods with ``sees_task``).
+        privileged_task: fill ``Rollout.task`` of every returned rollout (only for methods with
+            ``privileged_task``; the agent acts on the observations alone).
     """
 
     def __init__(
-        self, suite: Suite, tasks: Sequence[Task], seed: int, budget: int, task_obs: bool = False
+        self, suite: Suite, tasks: Sequence[Task], seed: int, budget: int, task_obs: bool = False,
+        privileged_task: bool = False,
     ) -> None:
         self.suite = suite
+        self.privileged_task = privileged_task
         self.budget = Budget(int(budget))
         self._pool = EnvPool(suite, tasks, seed, "train", task_obs)
         self.collect_seconds = 0.0
@@ -114,8 +120,10 @@ class Collector:
         if len(task_ids) == 0:
             raise ValueError("collect() needs at least one task id")
         start = time.perf_counter()
-        rollout, _ = run_trial(self._pool, task_ids, agent, episodes, deterministic,
-                               max_steps=self.budget.remaining)
+        rollout, truth = run_trial(self._pool, task_ids, agent, episodes, deterministic,
+                                   max_steps=self.budget.remaining, record_truth=self.privileged_task)
+        if truth is not None:
+            rollout.task = truth.task_vector
         self.budget.used += rollout.num_steps
         self.collect_seconds += time.perf_counter() - start
         return rollout

@@ -45,7 +45,8 @@ def fit(
     """
     torch.manual_seed(ctx.seed)
     method.setup(suite, train_tasks, ctx)
-    collector = Collector(suite, train_tasks, ctx.seed, ctx.budget, task_obs=method.sees_task)
+    collector = Collector(suite, train_tasks, ctx.seed, ctx.budget, task_obs=method.sees_task,
+                          privileged_task=method.privileged_task)
     try:
         i = restore(collector) if restore is not None else 0
         while not collector.exhausted:

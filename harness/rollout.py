@@ -43,6 +43,8 @@ class Rollout:
             wrapper's ``info["switched"]``; all False on stationary suites). It marks *segments*, the
             stretches of an episode under one task, by identity only: what the new task is stays hidden,
             as task records do. None (hand-built rollouts): no switch.
+        task: ``[N, T, task_dim]`` float32, the task vector that produced each reward (zeros on padding);
+            filled by the collector only for methods with ``privileged_task``, after acting, else None.
     """
 
     obs: np.ndarray
@@ -56,6 +58,7 @@ class Rollout:
     success: np.ndarray
     task_ids: np.ndarray
     switched: np.ndarray | None = None
+    task: np.ndarray | None = None
 
     @property
     def num_steps(self) -> int:

@@ -201,6 +201,16 @@ class MossConfig(SACConfig):
     behaviour_swap_steps: int = 50
     """Length in env steps of one stretch of ``behaviour_swap_share`` (cut short by the episode's end)
     [harness]."""
+    critic_input: Literal["belief", "task"] = "belief"
+    """What the critics read besides the state. ``"belief"``: the belief, as the actor does [paper: the
+    Bayes-adaptive SAC conditions actor and critics on the hyper-state]. ``"task"``: the true task vector of
+    each transition, a *privileged critic* (asymmetric actor-critic): the collector hands meta-training the
+    task after acting (``Method.privileged_task``), the replay stores it beside each transition, the critics
+    bootstrap within the transition's task (``s'`` keeps the task of ``s``, as ``sac-oracle`` on
+    non-stationary suites), and neither the encoder nor the actor ever reads it, so the acting policy and
+    its evaluation are state and belief as with ``"belief"``. With the belief the critics, reading the
+    belief the agent's own behaviour produces, did not value braking after a drop on cheetah-vel-nonstat
+    [harness, switchable; MoSS README, "Cheetah-vel-nonstat"]."""
     policy_dim_preprocess: bool = True
     """Embed state and belief with separate Linear+ReLU layers before actor and critics
     [paper: policy_dim_preprocess = True]."""

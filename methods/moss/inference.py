@@ -275,7 +275,7 @@ class TaskInference:
 
     @torch.no_grad()
     def window_transitions(
-        self, batch: SequenceBatch, context: SequenceBatch | None = None
+        self, batch: SequenceBatch, context: SequenceBatch | None = None, append: str | None = None
     ) -> tuple[torch.Tensor, ...]:
         """Every transition of every window with the beliefs before and after it (trajectory sampling).
 
@@ -286,6 +286,8 @@ class TaskInference:
                 (``sac_belief_context = "same-task"``): transition ``j`` of row ``m`` gets the belief after
                 the first ``min(j, n_m)`` transitions of ``context`` row ``m`` (``n_m`` its length), so the
                 context lengths are distributed as with None but the evidence comes from another window.
+            append: the name of an extras field of ``batch`` whose columns are appended to ``obs`` and to
+                ``next_obs`` (both get the transition's own value: the privileged critic's task).
 
         Returns:
             ``(obs, belief, action, reward, next_obs, next_belief, terminated)``, each ``[S, ...]`` with ``S``
@@ -308,6 +310,9 @@ class TaskInference:
         parts = [take_steps(x, idx)[valid] for x in (ctx.obs, ctx.action, ctx.reward, ctx.next_obs,
                                                      ctx.terminated)]
         obs, action, reward, next_obs, terminated = parts
+        if append is not None:
+            extra = take_steps(ctx.extras[append], idx)[valid]
+            obs, next_obs = with_columns(obs, extra), with_columns(next_obs, extra)
         return obs, before[valid], action, reward, next_obs, after[valid], terminated
 
     @torch.no_grad()
@@ -328,6 +333,11 @@ class TaskInference:
         self.encoder.load_state_dict(state["encoder"])  # type: ignore[arg-type]
         self.decoder.load_state_dict(state["decoder"])  # type: ignore[arg-type]
         self.optimizer.load_state_dict(state["optimizer"])  # type: ignore[arg-type]
+
+
+def with_columns(x: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    """``[..., d + c]``: ``x [..., d]`` followed by ``columns [..., c]``."""
+    return torch.cat([x, columns], dim=-1)
 
 
 def contrastive_pairs(

@@ -48,6 +48,7 @@ from methods.moss.inference import (
     concat_sequences,
     flatten_tasks,
     sample_task_ids,
+    with_columns,
 )
 from methods.moss.policy import BeliefSAC
 
@@ -99,6 +100,11 @@ class Moss(Method):
         n_train, initial, per_episode, tasks, epochs = _PAPER_SCHEDULES[suite.name]
         return n_train * initial + epochs * tasks * per_episode
 
+    @property
+    def privileged_task(self) -> bool:
+        """Meta-training reads the true task (``critic_input: task``: critics that read it)."""
+        return self.config.critic_input == "task"
+
     # ------------------------------------------------------------------------------------------- setup
 
     def setup(self, suite: Suite, train_tasks: list[Task], ctx: RunContext) -> None:
@@ -108,8 +114,11 @@ class Moss(Method):
         self.obs_dim, self.act_dim, self.horizon = spec.obs_dim, spec.act_dim, suite.horizon
         self.num_tasks = len(train_tasks)
         self.rng = ctx.rng("moss", "tasks")
+        #: Task columns the critics read (privileged critic), stored beside each transition as extra "task".
+        self.task_dim = spec.task_dim if self.privileged_task else 0
         self.replay = MultiTaskReplay(self.num_tasks, self.obs_dim, self.act_dim, cfg.replay_capacity,
-                                      ctx.rng("moss", "replay"), self.device)
+                                      ctx.rng("moss", "replay"), self.device,
+                                      extra_fields={"task": (self.task_dim,)} if self.task_dim else None)
         contrastive = cfg.use_contrastive and (not suite.nonstationary or cfg.segment_contrastive)
         #: InfoNCE on windows inside one segment, grouped by segment (non-stationary suites).
         self.segment_contrast = contrastive and suite.nonstationary
@@ -119,7 +128,8 @@ class Moss(Method):
         self.same_task_beliefs = cfg.sac_belief_context == "same-task"
         self.nonstationary = suite.nonstationary
         self.inference = TaskInference(self.obs_dim, self.act_dim, cfg, contrastive, self.device)
-        self.policy = BeliefSAC(self.obs_dim, self.act_dim, belief_feature_dim(cfg), cfg, self.device)
+        self.policy = BeliefSAC(self.obs_dim, self.act_dim, belief_feature_dim(cfg), cfg, self.device,
+                                self.task_dim)
         self.iteration = 0
         self._mean_window = (self.config.time_steps + 1) / 2  # running estimate, for batch sizing
 
@@ -145,7 +155,12 @@ class Moss(Method):
             agent.swap = BeliefSwap(len(task_ids), cfg.behaviour_swap_share, cfg.behaviour_swap_steps,
                                     self.rng)
         rollout = collector.collect(agent, task_ids.tolist(), episodes=episodes)
-        return self.replay.add_rollout(rollout)
+        if not self.task_dim:
+            return self.replay.add_rollout(rollout)
+        if rollout.task is None:
+            raise RuntimeError("critic_input='task' needs the collector to hand over the task "
+                               "(Collector(privileged_task=True), as the runner builds it for this method)")
+        return self.replay.add_rollout(rollout, {"task": rollout.task})
 
     def _encoder_phase(self) -> InferenceStats | None:
         cfg = self.config
@@ -222,8 +237,11 @@ class Moss(Method):
         return concat_sequences(own), concat_sequences(other)
 
     def _policy_samples(self, wanted: int) -> tuple[torch.Tensor, ...]:
-        """About ``wanted`` SAC samples (obs, belief, action, reward, next_obs, next_belief, terminated)."""
+        """About ``wanted`` SAC samples (obs, belief, action, reward, next_obs, next_belief, terminated).
+
+        With a privileged critic ``obs`` and ``next_obs`` carry the transition's task after the state."""
         cfg = self.config
+        task = "task" if self.task_dim else None
         w = cfg.time_steps + 1
         if cfg.online_inference and cfg.use_trajectory_sample_sac:
             n = max(1, math.ceil(wanted / self._mean_window))
@@ -235,7 +253,7 @@ class Moss(Method):
                 batch = self._windows(counts, w, "episode", True)
                 if self.same_task_beliefs:
                     other = self._windows(counts, cfg.time_steps, "episode", False)
-            out = self.inference.window_transitions(batch, other)
+            out = self.inference.window_transitions(batch, other, task)
             self._mean_window = max(1.0, len(out[0]) / n)
             return out
         counts = self._window_counts(wanted)
@@ -252,7 +270,10 @@ class Moss(Method):
             b, nb = self.inference.transition_beliefs(seq)
         else:  # trajectory-level: one belief from an independent window of the same task, for s and s'
             b = nb = self.inference.context_beliefs(self._windows(counts, cfg.time_steps, "trial", False))
-        return cur.obs, b, cur.action, cur.reward, cur.next_obs, nb, cur.terminated
+        obs, next_obs = cur.obs, cur.next_obs
+        if task is not None:  # s' keeps the task of s
+            obs, next_obs = with_columns(obs, cur.extras[task]), with_columns(next_obs, cur.extras[task])
+        return obs, b, cur.action, cur.reward, next_obs, nb, cur.terminated
 
     def _policy_phase(self) -> dict[str, float]:
         cfg = self.config

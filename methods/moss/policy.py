@@ -5,7 +5,8 @@ with ``learn_alpha``), built from the config's SAC fields and updated by its sha
 ``policy_dim_preprocess`` the actor and the critics each get their own embedding of the state
 (Linear+ReLU to ``state_embed_dim``) and of the belief (Linear+ReLU to ``latent_embed_dim``), as in the
 paper's table; the embeddings are trained with the loss of the network they feed. Beliefs come in detached:
-this module never sees the encoder.
+this module never sees the encoder. With a privileged critic (``task_dim > 0``, ``critic_input: task``) the
+critics read ``[state, task]`` in place of ``[state, belief]``; the actor is unchanged.
 """
 
 from __future__ import annotations
@@ -52,19 +53,25 @@ class BeliefSAC:
     """SAC conditioned on (state, belief); see the module docstring.
 
     Args:
-        obs_dim, act_dim: environment dimensions.
+        obs_dim, act_dim: environment dimensions (``obs_dim``: the state alone).
         belief_dim: size of the belief features.
         config: MoSS config (SAC sizes, rates, temperature, clipping, embeddings).
         device: torch device.
+        task_dim: 0: the critics read the belief. Else the critics read the task (a privileged critic):
+            the ``obs`` and ``next_obs`` given to :meth:`update` carry the task in ``task_dim`` columns
+            after the state (``[B, obs_dim + task_dim]``) and the critics read ``[state, task]``;
+            :meth:`act` takes the state alone (extra columns are ignored).
     """
 
-    def __init__(self, obs_dim: int, act_dim: int, belief_dim: int, config: MossConfig, device: torch.device):
+    def __init__(self, obs_dim: int, act_dim: int, belief_dim: int, config: MossConfig, device: torch.device,
+                 task_dim: int = 0):
         self.config = config
-        emb = (obs_dim, belief_dim, config.state_embed_dim, config.latent_embed_dim,
-               config.policy_dim_preprocess)
-        self.actor_embed = HyperStateEmbedding(*emb).to(device)
-        self.critic_embed = HyperStateEmbedding(*emb).to(device)
-        self.sac = SAC(self.actor_embed.out_dim, act_dim, config.sac_config(), device)
+        self.state_dim, self.task_dim = obs_dim, task_dim
+        sizes = (config.state_embed_dim, config.latent_embed_dim, config.policy_dim_preprocess)
+        self.actor_embed = HyperStateEmbedding(obs_dim, belief_dim, *sizes).to(device)
+        self.critic_embed = HyperStateEmbedding(obs_dim, task_dim or belief_dim, *sizes).to(device)
+        self.sac = SAC(self.actor_embed.out_dim, act_dim, config.sac_config(), device,
+                       critic_obs_dim=self.critic_embed.out_dim)
         self.actor_embed_opt = self._adam(self.actor_embed, config.actor_lr)
         self.critic_embed_opt = self._adam(self.critic_embed, config.critic_lr)
 
@@ -90,30 +97,41 @@ class BeliefSAC:
         """One SAC step (critics, actor, temperature if learned, targets) on a batch ``[B, ...]``: the shared
         :meth:`methods.common.sac.SAC.step` with each embedding trained by the loss of the network it feeds.
 
+        With a privileged critic ``obs`` and ``next_obs`` are ``[B, obs_dim + task_dim]`` (state, then the
+        task; ``next_obs`` with the task of ``obs``: bootstrapping within the transition's task).
+
         Returns detached diagnostics (losses, mean Q, entropy, temperature).
         """
         belief, next_belief = belief.detach(), next_belief.detach()
+        (state, cond), (next_state, next_cond) = self._split(obs, belief), self._split(next_obs, next_belief)
         with torch.no_grad():
-            next_critic = self.critic_embed(next_obs, next_belief)
-            next_actor = self.actor_embed(next_obs, next_belief)
+            next_critic = self.critic_embed(next_state, next_cond)
+            next_actor = self.actor_embed(next_state, next_belief)
 
         def critic_features() -> torch.Tensor:  # for the actor loss: the critic embedding after its step
             with torch.no_grad():
-                return self.critic_embed(obs, belief)
+                return self.critic_embed(state, cond)
 
-        batch = SacBatch(obs=self.critic_embed(obs, belief), action=action, reward=reward,
+        batch = SacBatch(obs=self.critic_embed(state, cond), action=action, reward=reward,
                          next_obs=next_critic, done=terminated, next_obs_actor=next_actor,
-                         actor_obs=self.actor_embed(obs, belief))
+                         actor_obs=self.actor_embed(state, belief))
         return self.sac.step(batch, SacHooks(
             critic_upstream=self._upstream(self.critic_embed, self.critic_embed_opt),
             actor_upstream=self._upstream(self.actor_embed, self.actor_embed_opt),
             actor_critic_obs=critic_features,
         ))
 
+    def _split(self, obs: torch.Tensor, belief: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(state, what the critics read besides it)``: ``(obs, belief)``, or with a privileged critic
+        the state and task columns of ``obs``."""
+        if not self.task_dim:
+            return obs, belief
+        return obs[..., : self.state_dim], obs[..., self.state_dim :]
+
     @torch.no_grad()
     def act(self, obs: torch.Tensor, belief: torch.Tensor, deterministic: bool) -> torch.Tensor:
-        """Actions ``[N, act_dim]`` in (-1, 1)."""
-        return self.sac.actor(self.actor_embed(obs, belief), deterministic)[0]
+        """Actions ``[N, act_dim]`` in (-1, 1) for states ``obs [N, obs_dim]`` (extra columns ignored)."""
+        return self.sac.actor(self.actor_embed(obs[..., : self.state_dim], belief), deterministic)[0]
 
     def parameters(self) -> list[nn.Parameter]:
         """Every trainable parameter of the policy module (actor, critics, embeddings)."""
