@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 
 from harness.registry import register_method
-from methods.common.sac import SAC, SacBatch, SacHooks
+from methods.common.sac import SAC
 from methods.moss.encoder import GMVAEEncoder
 from methods.moss.inference import belief_feature_dim
 from methods.moss.method import Moss
-from methods.moss.policy import BeliefSAC
+from methods.moss.policy import BeliefSAC, HyperStateEmbedding
 
 if TYPE_CHECKING:
     from harness.context import RunContext
@@ -134,8 +134,11 @@ def blind_to_task(encoder: GMVAEEncoder, obs_dim: int, task_dim: int) -> TaskBli
 class TaskCriticSAC(BeliefSAC):
     """Actor on ``[state, belief]``, critics on ``[state, task]`` (no belief): see the module docstring.
 
-    ``obs`` arrives with the task in its last ``task_dim`` columns; the actor drops them. Embedding layers
-    (``policy_dim_preprocess``) are not supported (the ``bench`` profile has none)."""
+    ``obs`` arrives with the task in its last ``task_dim`` columns; the actor drops them. This is
+    :class:`BeliefSAC` with a privileged critic (``moss --set critic_input=task``, which gets the task from
+    the collector instead of the observation), built as the committed ``results/reference/critic-task``
+    runs were: a SAC block for the belief, then the one used. Embedding layers (``policy_dim_preprocess``)
+    are not supported (the ``bench`` profile has none)."""
 
     def __init__(self, obs_dim: int, task_dim: int, act_dim: int, belief_dim: int, config: Any,
                  device: torch.device) -> None:
@@ -143,24 +146,11 @@ class TaskCriticSAC(BeliefSAC):
             raise ValueError("moss-critic-task-control needs policy_dim_preprocess=false "
                              "(as in --profile bench)")
         super().__init__(obs_dim - task_dim, act_dim, belief_dim, config, device)
-        self.state_dim = obs_dim - task_dim
+        self.task_dim = task_dim
+        self.critic_embed = HyperStateEmbedding(self.state_dim, task_dim, config.state_embed_dim,
+                                                config.latent_embed_dim, False)
         self.sac = SAC(self.state_dim + belief_dim, act_dim, config.sac_config(), device,
                        critic_obs_dim=obs_dim)
-
-    def update(  # type: ignore[override]
-        self, obs: torch.Tensor, belief: torch.Tensor, action: torch.Tensor, reward: torch.Tensor,
-        next_obs: torch.Tensor, next_belief: torch.Tensor, terminated: torch.Tensor,
-    ) -> dict[str, torch.Tensor]:
-        s = self.state_dim
-        actor_obs = torch.cat([obs[:, :s], belief.detach()], dim=1)
-        next_actor = torch.cat([next_obs[:, :s], next_belief.detach()], dim=1)
-        batch = SacBatch(obs=obs, action=action, reward=reward, next_obs=next_obs, done=terminated,
-                         next_obs_actor=next_actor, actor_obs=actor_obs)
-        return self.sac.step(batch, SacHooks(actor_critic_obs=lambda: obs))
-
-    @torch.no_grad()
-    def act(self, obs: torch.Tensor, belief: torch.Tensor, deterministic: bool) -> torch.Tensor:
-        return self.sac.actor(torch.cat([obs[:, : self.state_dim], belief], dim=1), deterministic)[0]
 
 
 @register_method("moss-critic-task-control")

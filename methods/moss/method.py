@@ -315,7 +315,7 @@ class Moss(Method):
     def state_dict(self) -> dict[str, Any]:
         return {"inference": self.inference.state_dict(), "policy": self.policy.state_dict(),
                 "replay": self.replay.state_dict(), "rng": self.rng.bit_generator.state,
-                "iteration": self.iteration}
+                "iteration": self.iteration, "mean_window": self._mean_window}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.inference.load_state_dict(state["inference"])
@@ -323,6 +323,9 @@ class Moss(Method):
         self.replay.load_state_dict(state["replay"])
         self.rng.bit_generator.state = state["rng"]
         self.iteration = int(state["iteration"])
+        # Checkpoints before this key existed restart the estimate (the sampling then differs from an
+        # uninterrupted run's; numbers stay valid).
+        self._mean_window = float(state.get("mean_window", (self.config.time_steps + 1) / 2))
 
 
 @register_method("moss-no-gmm")
