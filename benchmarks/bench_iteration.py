@@ -77,7 +77,7 @@ def build(name: str, args: argparse.Namespace) -> tuple[Any, Collector]:
     method = method_cls(config)
     method.setup(suite, tasks, ctx)
     return method, Collector(suite, tasks, 0, budget, task_obs=method.sees_task,
-                             privileged_task=method.privileged_task)
+                             privileged_task=method.privileged_task(method.config))
 
 
 def instrument(name: str, method: Any, collector: Collector, timer: PhaseTimer) -> None:

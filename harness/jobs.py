@@ -148,7 +148,8 @@ class ResolvedJob:
 
     def record(self) -> dict[str, Any]:
         """The content of ``config.yaml`` (``sees_task`` tells the analysis layer which runs are reference
-        ceilings without the method registry)."""
+        ceilings without the method registry: the method sees the true task, in its observations or, with
+        ``Method.privileged_task``, in meta-training)."""
         j = self.job
         return {
             "method": j.method,
@@ -165,7 +166,7 @@ class ResolvedJob:
             "metric": self.suite.metric,
             "horizon": self.suite.horizon,
             "torch_threads": self.torch_threads,
-            "sees_task": bool(self.method_cls.sees_task),
+            "sees_task": bool(self.method_cls.sees_task or self.method_cls.privileged_task(self.config)),
             "config": config_to_dict(self.config),
         }
 

@@ -46,7 +46,7 @@ def fit(
     torch.manual_seed(ctx.seed)
     method.setup(suite, train_tasks, ctx)
     collector = Collector(suite, train_tasks, ctx.seed, ctx.budget, task_obs=method.sees_task,
-                          privileged_task=method.privileged_task)
+                          privileged_task=method.privileged_task(method.config))
     try:
         i = restore(collector) if restore is not None else 0
         while not collector.exhausted:

@@ -44,15 +44,16 @@ class Method(ABC):
     #: Whether the method's envs get the true task vector appended to observations (oracle only).
     sees_task: ClassVar[bool] = False
 
-    @property
-    def privileged_task(self) -> bool:
-        """Whether meta-training reads the true task of every collected transition (``Rollout.task``).
+    @classmethod
+    def privileged_task(cls, config: Any) -> bool:
+        """Whether meta-training under ``config`` reads the true task of every collected transition.
 
         The collector then fills ``Rollout.task`` after acting: the method may store it with its data and
         train on it (e.g. critics that read the task, as in asymmetric actor-critic), but its agents never
-        receive it (their observations stay the environment's, unlike ``sees_task``); evaluation is as for
-        any method. Default False: identities only, as the module docstring of :mod:`harness.collector`
-        says. A method may make it depend on its config.
+        receive it (their observations stay the environment's, unlike ``sees_task``). Such runs read ground
+        truth no meta-RL method may read (``DESIGN.md``): they are controls, recorded as ``sees_task`` in
+        ``config.yaml`` so the analysis treats them as reference ceilings, never best. Default False:
+        identities only, as :mod:`harness.collector` says.
         """
         return False
 

@@ -208,9 +208,11 @@ class MossConfig(SACConfig):
     task after acting (``Method.privileged_task``), the replay stores it beside each transition, the critics
     bootstrap within the transition's task (``s'`` keeps the task of ``s``, as ``sac-oracle`` on
     non-stationary suites), and neither the encoder nor the actor ever reads it, so the acting policy and
-    its evaluation are state and belief as with ``"belief"``. With the belief the critics, reading the
-    belief the agent's own behaviour produces, did not value braking after a drop on cheetah-vel-nonstat
-    [harness, switchable; MoSS README, "Cheetah-vel-nonstat"]."""
+    its evaluation are state and belief as with ``"belief"``. A *control*, not a meta-RL method: it reads
+    ground truth that only the oracle may read (``DESIGN.md``), so its runs are recorded as ``sees_task``
+    and tables treat them as reference ceilings (never best); no profile enables it. It tells apart
+    whether the critics' or the actor's reading of the belief keeps ``moss`` from following task switches
+    on cheetah-vel-nonstat [harness, switchable; MoSS README, "Cheetah-vel-nonstat"]."""
     policy_dim_preprocess: bool = True
     """Embed state and belief with separate Linear+ReLU layers before actor and critics
     [paper: policy_dim_preprocess = True]."""

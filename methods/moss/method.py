@@ -100,10 +100,10 @@ class Moss(Method):
         n_train, initial, per_episode, tasks, epochs = _PAPER_SCHEDULES[suite.name]
         return n_train * initial + epochs * tasks * per_episode
 
-    @property
-    def privileged_task(self) -> bool:
-        """Meta-training reads the true task (``critic_input: task``: critics that read it)."""
-        return self.config.critic_input == "task"
+    @classmethod
+    def privileged_task(cls, config: Any) -> bool:
+        """Meta-training reads the true task with ``critic_input: task`` (critics that read it)."""
+        return bool(config.critic_input == "task")
 
     # ------------------------------------------------------------------------------------------- setup
 
@@ -115,7 +115,7 @@ class Moss(Method):
         self.num_tasks = len(train_tasks)
         self.rng = ctx.rng("moss", "tasks")
         #: Task columns the critics read (privileged critic), stored beside each transition as extra "task".
-        self.task_dim = spec.task_dim if self.privileged_task else 0
+        self.task_dim = spec.task_dim if self.privileged_task(cfg) else 0
         self.replay = MultiTaskReplay(self.num_tasks, self.obs_dim, self.act_dim, cfg.replay_capacity,
                                       ctx.rng("moss", "replay"), self.device,
                                       extra_fields={"task": (self.task_dim,)} if self.task_dim else None)

@@ -62,8 +62,10 @@ def _method(suite_name: str, **sets: Any) -> tuple[Any, Any, list[Any]]:
     method: Any = cls(method_config(cls, suite, "smoke", sets={"critic_input": "task", **sets}))
     tasks = suite.train_tasks(0, 3)
     method.setup(suite, tasks, RunContext(seed=0))
+    privileged = cls.privileged_task(method.config)
+    assert privileged
     for _ in range(2):
-        method.train_step(Collector(suite, tasks, 0, 10_000, privileged_task=method.privileged_task))
+        method.train_step(Collector(suite, tasks, 0, 10_000, privileged_task=privileged))
     return method, suite, tasks
 
 
@@ -151,4 +153,5 @@ def test_run_with_a_privileged_critic_resumes_to_identical_rows(tmp_path: Path) 
         a, b = (pd.read_parquet(_job(tmp_path / d, sets).run_dir / name) for d in "ab")
         drop = [c for c in a.columns if c in store.TIMING_COLUMNS or c.endswith("_seconds")]
         pd.testing.assert_frame_equal(a.drop(columns=drop), b.drop(columns=drop), obj=name)
-    assert "critic_input: task" in (job.run_dir / "config.yaml").read_text()
+    record = (job.run_dir / "config.yaml").read_text()
+    assert "critic_input: task" in record and "sees_task: true" in record  # a reference ceiling, never best
