@@ -24,6 +24,8 @@ API (stable; extend additively):
     context windows that never cross an episode (or, with ``boundary="trial"``, a trial; with
     ``boundary="segment"``, a task switch inside a non-stationary episode) start;
   - ``same_segment_indices(indices)``: for each row, a row drawn uniformly from its segment;
+    ``first_segment_indices(indices)``: the same, except that rows of an episode's first segment draw from
+    the first segments of every stored episode;
   - ``clear()``, ``len(buffer)``, ``state_dict()`` / ``load_state_dict()`` (data and generator state).
 
 * :class:`MultiTaskReplay` ``(num_tasks, obs_dim, act_dim, capacity, rng, device="cpu", extra_fields=None)``:
@@ -314,6 +316,22 @@ class ReplayBuffer:
         last = oldest + np.searchsorted(seg_sorted, self._seg_start[idx], side="right") - 1
         pick = start + np.floor(self.rng.random(idx.shape) * (last - start + 1)).astype(np.int64)
         return pick % self.capacity
+
+    def first_segment_indices(self, indices: np.ndarray) -> np.ndarray:
+        """For each row in ``indices`` (any shape): a row of its own segment (:meth:`same_segment_indices`)
+        or, for a row in the first segment of its episode (under the episode's own task, the one a
+        multi-task buffer is keyed by), a row drawn uniformly from the first segments of all stored
+        episodes. On stationary suites (one segment per episode) that is any stored row. Draws use the
+        buffer's generator."""
+        idx = np.asarray(indices)
+        out = self.same_segment_indices(idx)
+        first = self._seg_start[idx] == self._ep_start[idx]
+        if first.any():
+            n = len(self)
+            order = (self._count - n + np.arange(n)) % self.capacity  # stored rows
+            pool = order[self._seg_start[order] == self._ep_start[order]]
+            out[first] = pool[self.rng.integers(0, len(pool), size=int(first.sum()))]
+        return out
 
     def _context_rows(
         self, indices: np.ndarray, length: int, boundary: Boundary, include_current: bool

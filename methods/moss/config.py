@@ -188,6 +188,13 @@ class MossConfig(SACConfig):
     switches by identity, ``Rollout.switched``) and the independent window ends at a transition drawn
     uniformly from the same segment [harness; MoSS README, "The belief reads the behaviour" and
     "Cheetah-vel-nonstat"]."""
+    same_task_first_segment: bool = False
+    """Non-stationary suites with ``sac_belief_context: same-task``: a SAC sample in the first segment of its
+    episode (under the training task the collector named; later segments' tasks have no identity) takes
+    its belief from a window of the first segment of *any* stored episode of that training task, as on
+    stationary suites, so its critics and actor see beliefs that other behaviour under the same task
+    produced; later segments keep windows of their own segment. False: every sample's window comes from
+    its own segment [harness, switchable; MoSS README, "Cheetah-vel-nonstat"]."""
     behaviour_swap_share: float = 0.0
     """Training collection only: the expected share of env steps in which an env's policy acts on the
     belief of another env of the same collection batch (another training task) instead of its own, in

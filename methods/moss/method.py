@@ -217,23 +217,25 @@ class Moss(Method):
         uniformly from the same segment of the same episode (non-stationary ``same-task`` beliefs).
         """
         return self._segment_window_pairs([(int(t), int(counts[t])) for t in np.flatnonzero(counts)], length,
-                                          include_current, other_length, False)
+                                          include_current, other_length, False,
+                                          self.config.same_task_first_segment)
 
     def _segment_window_pairs(
         self, draws: list[tuple[int, int]], length: int, include_current: bool, other_length: int,
-        other_current: bool,
+        other_current: bool, first_segment: bool = False,
     ) -> tuple[SequenceBatch, SequenceBatch]:
         """For each ``(task, n)`` of ``draws`` in order, ``n`` windows of ``length`` ending at (or, without
         ``include_current``, before) uniformly drawn transitions of the task's buffer, and row for row a
         window of ``other_length`` ending at (``other_current``) or before an independent transition of the
-        same segment; every window stays inside its segment."""
+        same segment (``first_segment``: of any episode's first segment for a transition in its episode's
+        first segment); every window stays inside its segment."""
         own, other = [], []
         for t, n in draws:
             buf = self.replay.buffer(t)
             idx = buf.sample_indices(n)
             own.append(buf.gather_sequences(idx, length, "segment", include_current))
-            other.append(buf.gather_sequences(buf.same_segment_indices(idx), other_length, "segment",
-                                              other_current))
+            pick = buf.first_segment_indices(idx) if first_segment else buf.same_segment_indices(idx)
+            other.append(buf.gather_sequences(pick, other_length, "segment", other_current))
         return concat_sequences(own), concat_sequences(other)
 
     def _policy_samples(self, wanted: int) -> tuple[torch.Tensor, ...]:

@@ -718,6 +718,45 @@ def test_nonstationary_same_task_beliefs_come_from_the_same_segment(trajectory: 
     assert len(calls) == 1 and len(samples[0]) > 0 and samples[1].shape[1] == samples[5].shape[1]
 
 
+def test_first_segment_beliefs_come_from_any_episode_of_the_training_task() -> None:
+    """``same_task_first_segment``: a SAC sample in its episode's first segment (under the training task)
+    gets its belief from a window of the first segment of any stored episode of the same training task;
+    later segments keep windows of their own segment."""
+    from harness.config import method_config
+    from harness.context import RunContext
+    from harness.registry import get_method, get_suite
+
+    suite = get_suite("point-goal-nonstat")
+    cls = get_method("moss")
+    sets = {"sac_belief_context": "same-task", "same_task_first_segment": True}
+    method: Any = cls(method_config(cls, suite, "smoke", sets=sets))
+    method.setup(suite, suite.train_tasks(0, 2), RunContext(seed=0))
+    n, horizon, d = 4, suite.horizon, suite.spec.obs_dim
+    t = 3 * horizon
+    rng = np.random.default_rng(1)
+    switched = np.zeros((n, t), bool)
+    switched[:, 40::horizon] = True  # every episode: first segment 0-39, then one switch
+    rollout = _segment_labelled_rollout(switched, horizon, d, rng)
+    method.replay.add_rollout(rollout)
+    labels = rollout.obs[..., 0]
+    first = {task: {float(labels[r, e * horizon]) for r in range(n) if r % 2 == task for e in range(3)}
+             for task in (0, 1)}
+    own, other = method._segment_windows(method._window_counts(400), method.config.time_steps + 1, True,
+                                         method.config.time_steps)
+    current = own.current.obs[:, 0]
+    across = 0
+    for row in range(len(current)):
+        label = float(current[row])
+        got = set((other.context.obs[row, :, 0] * other.mask[row])[other.mask[row] > 0].tolist())
+        task = next((k for k, v in first.items() if label in v), None)
+        if task is None:  # a later segment: its own
+            assert got <= {label}, (label, got)
+        else:
+            assert len(got) <= 1 and got <= first[task], (label, got)
+            across += got != {label} and bool(got)
+    assert across > 50  # most first-segment rows draw another episode's first segment
+
+
 @pytest.mark.parametrize("enabled", [True, False])
 def test_segment_contrastive_pairs_windows_of_one_segment(enabled: bool) -> None:
     """``segment_contrastive`` on a non-stationary suite: the InfoNCE windows stay inside one segment and
