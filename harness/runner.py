@@ -31,7 +31,7 @@ import shutil
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -122,12 +122,16 @@ def existing_state(resolved: ResolvedJob) -> str:
 # ------------------------------------------------------------------------------------------------ running
 
 
-def _meta(r: ResolvedJob | None, job: Job, status: str, started: float, **extra: Any) -> dict[str, Any]:
+def _meta(
+    r: ResolvedJob | None, job: Job, status: str, started: float, commit: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """``meta.json``; ``commit``: the checkout's commit when this call of :func:`run_job` started (the code
+    it runs; None: read now)."""
     meta: dict[str, Any] = {
         "status": status,
         "key": job.key,
         "versions": store.versions(),
-        "git_commit": store.git_commit(),
+        "git_commit": store.git_commit() if commit is None else commit,
         "host": store.host(),
         "cpu": store.cpu(),
         "device": str(resolve_device(job.device)),
@@ -214,14 +218,18 @@ class _Call:
     common: dict[str, Any]
     sessions: int = 1
     warning: str = ""
+    #: The checkout's commit when the call started: a commit made while the run trains is not the code it
+    #: runs, so every ``meta.json`` write of the call records this one.
+    commit: str | None = field(default_factory=lambda: store.git_commit())
 
     @property
     def meta_path(self) -> Path:
         return self.job.run_dir / store.META_FILE
 
     def write_meta(self, status: str, **extra: Any) -> None:
-        store.write_json(self.meta_path, _meta(self.r, self.job, status, self.started, sessions=self.sessions,
-                                               config_hash=self.r.config_hash, **extra))
+        meta = _meta(self.r, self.job, status, self.started, self.commit, sessions=self.sessions,
+                     config_hash=self.r.config_hash, **extra)
+        store.write_json(self.meta_path, meta)
 
 
 def _clear_forced(run_dir: Path) -> None:

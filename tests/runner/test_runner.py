@@ -171,3 +171,14 @@ def test_traces_for_belief_agents_and_meta_provenance(tmp_path):
     train = pd.read_parquet(job.run_dir / store.TRAIN_FILE)
     assert list(train.columns[:5]) == list(store.TRAIN_COLUMNS)
     assert (train[["collect_seconds", "update_seconds"]] >= 0).all().all()
+
+
+def test_meta_records_the_commit_the_run_started_with(tmp_path, monkeypatch):
+    """A commit made while a run trains is not the code it runs: every ``meta.json`` write of one
+    ``run_job`` call records the checkout's commit at the call's start."""
+    commits = iter(f"commit-{i}" for i in range(10_000))
+    monkeypatch.setattr(store, "git_commit", lambda path=None: next(commits))
+    job = linear_job(tmp_path, budget=120, eval_every=60)
+    assert run_job(job).status == "finished"
+    meta = json.loads((job.run_dir / store.META_FILE).read_text())
+    assert meta["git_commit"] == "commit-0"
