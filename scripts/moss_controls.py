@@ -31,7 +31,7 @@ import torch
 
 from harness.registry import register_method
 from methods.common.sac import SAC
-from methods.moss.encoder import GMVAEEncoder
+from methods.moss.encoder import GMVAEEncoder, feature_dim
 from methods.moss.inference import belief_feature_dim
 from methods.moss.method import Moss
 from methods.moss.policy import BeliefSAC, HyperStateEmbedding
@@ -123,9 +123,9 @@ def blind_to_task(encoder: GMVAEEncoder, obs_dim: int, task_dim: int) -> TaskBli
     """Turn ``encoder`` (built for ``obs_dim`` wide observations ending in ``task_dim`` task columns) into
     a :class:`TaskBlindEncoder` in place (same parameters; the mask is a buffer, saved with checkpoints)."""
     o, a = obs_dim, encoder.act_dim
-    mask = torch.ones(2 * o + a + 1, device=encoder.input_mean.device)
+    mask = torch.ones(feature_dim(o, a), device=encoder.input_mean.device)
     mask[o - task_dim : o] = 0.0  # task columns of s
-    mask[2 * o + a + 1 - task_dim :] = 0.0  # task columns of s'
+    mask[feature_dim(o, a) - task_dim :] = 0.0  # task columns of s' (the last ones)
     encoder.__class__ = TaskBlindEncoder
     encoder.register_buffer("task_mask", mask)
     return encoder  # type: ignore[return-value]

@@ -64,6 +64,7 @@ from harness.analysis.nonstationary import error_by_switch_phase, switch_phases
 from harness.registry import load_plugins
 from harness.trained import TrainedRun, greedy_episodes, load_run
 from methods.moss.diagnostics import episode_features, window_beliefs
+from methods.moss.encoder import feature_dim
 
 
 @dataclass
@@ -91,7 +92,7 @@ def _achieved(run: Any, ro: Any) -> np.ndarray:
 def _episodes(run: Any, tasks: list[Any], encoder: Any, cfg: Any) -> Episodes:
     ro, task_vec = greedy_episodes(run, tasks)
     obs, next_obs = ro.obs, ro.next_obs
-    if encoder.input_mean.shape[-1] > 2 * obs.shape[-1] + ro.action.shape[-1] + 1:
+    if encoder.input_mean.shape[-1] > feature_dim(obs.shape[-1], ro.action.shape[-1]):
         # an encoder of a run that sees the task reads the task columns it was trained with (the task in
         # force at the step, for s and s')
         task = task_vec.astype(np.float32)

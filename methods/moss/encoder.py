@@ -55,6 +55,11 @@ class Posterior(NamedTuple):
 
 
 
+def feature_dim(obs_dim: int, act_dim: int) -> int:
+    """Width of :func:`transition_features`: ``2 * obs_dim + act_dim + 1`` (s, a, r, s')."""
+    return 2 * obs_dim + act_dim + 1
+
+
 def transition_features(
     obs: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, next_obs: torch.Tensor
 ) -> torch.Tensor:
@@ -82,7 +87,7 @@ class GMVAEEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.obs_dim, self.act_dim = obs_dim, act_dim
-        self.input_dim = 2 * obs_dim + act_dim + 1
+        self.input_dim = feature_dim(obs_dim, act_dim)
         self.num_classes, self.latent_dim, self.hidden_dim = num_classes, latent_dim, hidden_dim
         # Normalisation statistics of the raw transition features (set from the replay buffers).
         self.input_mean: torch.Tensor

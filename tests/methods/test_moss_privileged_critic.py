@@ -18,7 +18,7 @@ from harness.config import method_config
 from harness.context import RunContext
 from harness.registry import get_method, get_suite
 from harness.runner import Job, run_job
-from methods.moss.encoder import transition_features
+from methods.moss.encoder import feature_dim
 
 
 class _Recorder(Agent):
@@ -98,8 +98,7 @@ def test_nonstationary_samples_bootstrap_within_the_current_task() -> None:
 def test_critics_read_the_task_and_the_actor_and_encoder_do_not() -> None:
     method, suite, _ = _method("point-goal-nonstat")
     o, k = suite.spec.obs_dim, suite.spec.task_dim
-    assert method.inference.encoder.input_mean.shape[-1] == transition_features(
-        torch.zeros(1, o), torch.zeros(1, suite.spec.act_dim), torch.zeros(1), torch.zeros(1, o)).shape[-1]
+    assert method.inference.encoder.input_mean.shape[-1] == feature_dim(o, suite.spec.act_dim)
     policy = method.policy
     state, belief = torch.randn(64, o), torch.randn(64, policy.actor_embed.belief[0].in_features)
     task_a, task_b = torch.randn(64, k), torch.randn(64, k)
