@@ -255,6 +255,11 @@ class MossConfig(SACConfig):
     (``moss-ps``) on a sample of it (posterior sampling) [paper: bayes_adaptive = True; ablation]."""
 
     # ------------------------------------------------------------------------------------- derived
+    def __post_init__(self) -> None:
+        if self.same_task_first_segment and self.sac_belief_context != "same-task":
+            raise ValueError("same_task_first_segment=true needs sac_belief_context='same-task' (it changes "
+                             f"where same-task beliefs come from), got {self.sac_belief_context!r}")
+
     @property
     def encoder_classes(self) -> int:
         """Number of components the encoder is built with (1 without the mixture)."""

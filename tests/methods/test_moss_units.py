@@ -718,6 +718,15 @@ def test_nonstationary_same_task_beliefs_come_from_the_same_segment(trajectory: 
     assert len(calls) == 1 and len(samples[0]) > 0 and samples[1].shape[1] == samples[5].shape[1]
 
 
+def test_first_segment_switch_without_same_task_beliefs_is_refused() -> None:
+    from harness.config import ConfigError, method_config
+    from harness.registry import get_method, get_suite
+
+    with pytest.raises((ConfigError, ValueError), match="needs sac_belief_context='same-task'"):
+        method_config(get_method("moss"), get_suite("point-goal-nonstat"), "smoke",
+                      sets={"same_task_first_segment": True})
+
+
 def test_first_segment_beliefs_come_from_any_episode_of_the_training_task() -> None:
     """``same_task_first_segment``: a SAC sample in its episode's first segment (under the training task)
     gets its belief from a window of the first segment of any stored episode of the same training task;
