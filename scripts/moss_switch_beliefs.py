@@ -108,9 +108,20 @@ def _tensor(method: Any, x: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(np.asarray(x, dtype=np.float32), device=method.inference.encoder.input_mean.device)
 
 
+def _critic_reads(method: Any, own: Episodes, belief: torch.Tensor) -> torch.Tensor:
+    """What the run's critics read besides the state: ``belief``, or with a privileged critic
+    (``critic_input: task``) the task in force at each step of the own episodes (any belief is then
+    ignored, so the columns under the own and the other's belief coincide)."""
+    if getattr(method.policy, "task_dim", 0) and not getattr(method, "sees_task", False):
+        assert own.task is not None
+        return _tensor(method, own.task)
+    return belief
+
+
 def _q_gap(pol: Any, obs: torch.Tensor, belief: torch.Tensor, action: torch.Tensor,
            base: torch.Tensor) -> np.ndarray:
-    """``min(Q1, Q2)(s, b, action) - min(Q1, Q2)(s, b, base)`` of a MoSS policy's critics (no gradient)."""
+    """``min(Q1, Q2)(s, b, action) - min(Q1, Q2)(s, b, base)`` of a MoSS policy's critics (no gradient);
+    ``b``: what they read besides the state (:func:`_critic_reads`)."""
     embedded = pol.critic_embed(obs, belief)
     q = pol.sac.critic(embedded, action).min(dim=0).values - pol.sac.critic(embedded, base).min(dim=0).values
     return q.cpu().numpy()
@@ -131,7 +142,8 @@ def critic_preference(method: Any, own: Episodes, other: Any) -> np.ndarray:
     agent = other.method.agent(n * t)
     agent.reset(True)
     a_other = np.asarray(agent.act(seen, True), dtype=np.float32).reshape(own.action.shape)
-    return _q_gap(method.policy, _tensor(method, own.obs), _tensor(method, own.beliefs),
+    return _q_gap(method.policy, _tensor(method, own.obs),
+                  _critic_reads(method, own, _tensor(method, own.beliefs)),
                   _tensor(method, a_other), _tensor(method, own.action))
 
 
@@ -149,7 +161,7 @@ def state_value_gap(method: Any, own: Episodes, other: Episodes) -> np.ndarray:
     def value(obs: np.ndarray) -> torch.Tensor:
         o, b = _tensor(method, obs), _tensor(method, own.beliefs)
         a = pol.act(o, b, True)
-        return pol.sac.critic(pol.critic_embed(o, b), a).min(dim=0).values
+        return pol.sac.critic(pol.critic_embed(o, _critic_reads(method, own, b)), a).min(dim=0).values
 
     return (value(other.obs) - value(own.obs)).cpu().numpy()
 
@@ -173,7 +185,8 @@ def fed_action_values(method: Any, own: Episodes, other: Episodes) -> tuple[np.n
     obs = _tensor(method, own.obs)
     b_own, b_other = _tensor(method, own.beliefs), _tensor(method, other.beliefs)
     a_own, a_fed = pol.act(obs, b_own, True), pol.act(obs, b_other, True)
-    return _q_gap(pol, obs, b_own, a_fed, a_own), _q_gap(pol, obs, b_other, a_fed, a_own)
+    return (_q_gap(pol, obs, _critic_reads(method, own, b_own), a_fed, a_own),
+            _q_gap(pol, obs, _critic_reads(method, own, b_other), a_fed, a_own))
 
 
 class _FedBeliefAgent(Agent):

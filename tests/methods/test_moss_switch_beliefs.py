@@ -104,3 +104,20 @@ def test_on_a_run_that_sees_the_task(tmp_path: Path) -> None:
     mod = _module()
     run_dir = tmp_path / "point-goal-nonstat" / "moss-critic-task-control" / "seed=0"
     assert mod.main([str(run_dir), "--plugin", plugin, "--probe-steps", "20", "--fit-tasks", "5"]) == 0
+
+
+def test_critic_columns_of_a_privileged_critic_read_the_task(tmp_path: Path) -> None:
+    """``critic_input: task``: the critic columns feed the critics the task in force at each step (the
+    belief they are given is ignored, so the columns under the own and the other's belief coincide)."""
+    run = subprocess.run([sys.executable, "-m", "harness", "run", "--suite", "point-goal-nonstat", "--method",
+                          "moss,sac-oracle", "--seeds", "0", "--profile", "smoke", "--set",
+                          "moss.critic_input=task", "--out", str(tmp_path)],
+                         capture_output=True, text=True, check=False, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    mod = _module()
+    moss = tmp_path / "point-goal-nonstat" / "moss" / "seed=0"
+    table = mod.measure(moss, tmp_path / "point-goal-nonstat" / "sac-oracle" / "seed=0", 5, "cpu",
+                        fit_tasks=5, probe_steps=20)
+    for column in ("critic_prefers_other", "value_of_other_state", "fed_action_q_own_belief"):
+        assert np.isfinite(table[column]).all(), column
+    np.testing.assert_allclose(table["fed_action_q_own_belief"], table["fed_action_q_other_belief"])
