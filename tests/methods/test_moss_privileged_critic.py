@@ -7,18 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
-from harness import store
 from harness.agent import Agent, StepBatch
 from harness.collector import Collector
 from harness.config import method_config
 from harness.context import RunContext
 from harness.registry import get_method, get_suite
-from harness.runner import Job, run_job
+from harness.runner import Job
 from methods.moss.encoder import feature_dim
+from tests.runner.test_method_resume import assert_resumes_to_identical_rows
 
 
 class _Recorder(Agent):
@@ -123,34 +122,15 @@ def test_privileged_critic_without_the_task_from_the_collector_is_refused() -> N
         method.train_step(Collector(suite, tasks, 0, 10_000))
 
 
-def _job(out: Path, sets: tuple[str, ...]) -> Job:
-    return Job(suite="point-goal-nonstat", method="moss", seed=0, out=str(out), profile="smoke", budget=2400,
-               eval_every=800, device="cpu", sets=sets)
-
-
 def test_run_with_a_privileged_critic_resumes_to_identical_rows(tmp_path: Path) -> None:
     """Through the runner (which builds the collector with the method's ``privileged_task``): an interrupted
     run resumes from its checkpoint, the task columns of the replay included, to the rows of an
     uninterrupted one (``tests/runner/test_method_resume.py`` does the same for every method's default)."""
-    sets = ("critic_input=task",)
 
-    class Interrupt(BaseException):
-        pass
+    def make_job(out: Path) -> Job:
+        return Job(suite="point-goal-nonstat", method="moss", seed=0, out=str(out), profile="smoke",
+                   budget=2400, eval_every=800, device="cpu", sets=("critic_input=task",))
 
-    def stop_after_two_evals(event: Any, seen: list[int] = []) -> None:  # noqa: B006 (a counter)
-        if event.kind == "eval":
-            seen.append(1)
-            if len(seen) == 2:
-                raise Interrupt
-
-    job = _job(tmp_path / "a", sets)
-    with pytest.raises(Interrupt):
-        run_job(job, stop_after_two_evals)
-    assert run_job(job).status == "finished"
-    assert run_job(_job(tmp_path / "b", sets)).status == "finished"
-    for name in (store.EVAL_FILE, store.TRAIN_FILE):
-        a, b = (pd.read_parquet(_job(tmp_path / d, sets).run_dir / name) for d in "ab")
-        drop = [c for c in a.columns if c in store.TIMING_COLUMNS or c.endswith("_seconds")]
-        pd.testing.assert_frame_equal(a.drop(columns=drop), b.drop(columns=drop), obj=name)
+    job = assert_resumes_to_identical_rows(make_job, tmp_path)
     record = (job.run_dir / "config.yaml").read_text()
     assert "critic_input: task" in record and "sees_task: true" in record  # a reference ceiling, never best

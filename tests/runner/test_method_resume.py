@@ -3,6 +3,7 @@ runner and its checkpoints): nothing a method's training depends on may live out
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +14,12 @@ from harness import store
 from harness.registry import list_methods
 from harness.runner import Job, run_job
 
+#: Ablations that differ from ``moss`` only in config values (same class, same state): ``moss`` covers them.
+CONFIG_ONLY_ABLATIONS = frozenset({"moss-no-gmm", "moss-no-contrastive", "moss-ps"})
+
 
 class Interrupt(BaseException):
     """Like a kill: not caught by the runner, the run's status stays ``running``."""
-
-
-def _job(out: Path, method: str) -> Job:
-    return Job(suite="point-goal-nonstat", method=method, seed=0, out=str(out), profile="smoke", budget=2400,
-               eval_every=800, device="cpu")
 
 
 def _rows(run_dir: Path, name: str) -> pd.DataFrame:
@@ -28,12 +27,10 @@ def _rows(run_dir: Path, name: str) -> pd.DataFrame:
     return df.drop(columns=[c for c in df.columns if c in store.TIMING_COLUMNS or c.endswith("_seconds")])
 
 
-#: Ablations that differ from ``moss`` only in config values (same class, same state): ``moss`` covers them.
-CONFIG_ONLY_ABLATIONS = frozenset({"moss-no-gmm", "moss-no-contrastive", "moss-ps"})
-
-
-@pytest.mark.parametrize("method", [m for m in list_methods() if m not in CONFIG_ONLY_ABLATIONS])
-def test_interrupted_run_resumes_to_identical_rows(tmp_path: Path, method: str) -> None:
+def assert_resumes_to_identical_rows(make_job: Callable[[Path], Job], tmp_path: Path) -> Job:
+    """Run ``make_job(tmp_path / "a")``, interrupted after its second evaluation, then resume it; run
+    ``make_job(tmp_path / "b")`` uninterrupted; assert the two have the same train and eval rows (timing
+    columns aside). Returns the resumed job."""
     evals: list[Any] = []
 
     def stop_after_two_evals(event: Any) -> None:
@@ -42,12 +39,22 @@ def test_interrupted_run_resumes_to_identical_rows(tmp_path: Path, method: str) 
             if len(evals) == 2:
                 raise Interrupt
 
-    job = _job(tmp_path / "a", method)
+    job = make_job(tmp_path / "a")
     with pytest.raises(Interrupt):
         run_job(job, stop_after_two_evals)
     assert run_job(job).status == "finished"
-    uninterrupted = _job(tmp_path / "b", method)
+    uninterrupted = make_job(tmp_path / "b")
     assert run_job(uninterrupted).status == "finished"
     for name in (store.EVAL_FILE, store.TRAIN_FILE):
         pd.testing.assert_frame_equal(_rows(job.run_dir, name), _rows(uninterrupted.run_dir, name),
-                                      obj=f"{method} {name}")
+                                      obj=f"{job.method} {name}")
+    return job
+
+
+@pytest.mark.parametrize("method", [m for m in list_methods() if m not in CONFIG_ONLY_ABLATIONS])
+def test_interrupted_run_resumes_to_identical_rows(tmp_path: Path, method: str) -> None:
+    def make_job(out: Path) -> Job:
+        return Job(suite="point-goal-nonstat", method=method, seed=0, out=str(out), profile="smoke",
+                   budget=2400, eval_every=800, device="cpu")
+
+    assert_resumes_to_identical_rows(make_job, tmp_path)
