@@ -126,6 +126,20 @@ class MossConfig(SACConfig):
     window (the paper's appendix: "from the same trajectory (but of different time steps)"); ``"task"``, the
     embedding after a step of another window of the same training task's buffer (the main text: "from the
     same task") [harness]."""
+    relabel_weight: float = 0.0
+    """Weight of a *relabelling consistency* term: for each encoder window ``m`` (the anchor), the decoder
+    relabels the rewards of another window ``p`` of the batch (another behaviour, usually another task)
+    with the anchor's belief, ``r~ = decoder_r(s_p, a_p, z_m)`` (``z_m``: mean of the anchor's most likely
+    component after ``j = min(n_m, n_p)`` transitions; no gradient through the relabelling), and the
+    belief the encoder reads from the relabelled window after its ``j`` transitions is pulled towards the
+    anchor's (squared error of the policy's features, mean and log-variance of the most likely component,
+    averaged over them; the anchor detached). It asks the encoder to read the same task from any behaviour
+    the decoder can relabel: the belief of a task must not depend on what the agent did under it (on
+    cheetah-vel-nonstat, running too fast after a drop moved the belief 4 latent units from where a
+    tracking behaviour of the same task puts it). Rewards only: the next states of the window are kept,
+    which is exact on suites whose tasks differ in the reward (all but walker-rand-params). Model-based
+    relabelling as in MIER (Mendonca et al. 2020), here as a consistency loss of the encoder. 0: the paper
+    [harness, switchable; MoSS README, "Cheetah-vel-nonstat"]."""
     contrastive_tasks: int = 16
     """Training tasks per encoder batch (each gives batch_size_reconstruction / contrastive_tasks windows);
     the other tasks' windows are the negatives [inferred: not given]."""

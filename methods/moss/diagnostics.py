@@ -349,3 +349,78 @@ def critic_on_behaviour(
         episode_return=float(reward.sum(axis=1).mean()), mc_return=float(to_go[:, :steps].mean()),
         q_data=float(q_data[:, :steps].mean()), q_policy=float(q_policy[:, :steps].mean()), steps=steps,
     )
+
+
+@dataclass
+class RelabelGap:
+    """How much a trained encoder's belief reads the behaviour rather than the rewards of its context.
+
+    For encoder windows ``m`` drawn from the replay as the encoder's batches draw them, partner windows
+    ``p`` (a random cycle over the batch) are relabelled with the decoder's rewards under ``m``'s belief
+    (:meth:`methods.moss.inference.TaskInference.relabelled_windows`): the same behaviour, the rewards of
+    ``m``'s task as the decoder knows them. All figures compare policy features (mean and log-variance of
+    the most likely component) after ``min(n_m, n_p)`` transitions.
+
+    Attributes:
+        gap: mean squared difference between the belief of the relabelled window and ``m``'s (the
+            ``relabel_weight`` term).
+        spread: the same between ``p``'s own belief and ``m``'s (two windows, usually of two tasks).
+        ratio: ``gap / spread``: 0 when the belief reads the task from the rewards whatever the behaviour,
+            about 1 when it reads the behaviour (the relabelled window is read as the partner's).
+        mean_distance: mean Euclidean distance (latent units) between the relabelled window's belief mean
+            and ``m``'s.
+        own_distance: the same between ``p``'s own belief mean and ``m``'s.
+        reward_rmse: RMS error (raw reward units) of the decoder's reward on the real windows, each
+            transition predicted under the belief before it; ``reward_std``: the rewards' standard deviation.
+    """
+
+    gap: float
+    spread: float
+    ratio: float
+    mean_distance: float
+    own_distance: float
+    reward_rmse: float
+    reward_std: float
+
+
+@torch.no_grad()
+def relabel_gap(method: Any, windows: int = 512) -> RelabelGap:
+    """:class:`RelabelGap` of a set-up :class:`methods.moss.method.Moss` with data (e.g.
+    ``load_run(dir).method``), on ``windows`` encoder windows of ``time_steps`` transitions."""
+    from methods.moss.inference import left_align
+
+    cfg, inf = method.config, method.inference
+    enc = inf.encoder
+    batch = method._windows(method._window_counts(windows), cfg.time_steps, "episode", True)
+    feats, lengths = left_align(batch.context, batch.mask)
+    post = enc.posterior(enc.rollout(feats))
+    m = len(lengths)
+    order = torch.randperm(m, device=feats.device)
+    partner = torch.empty_like(order)
+    partner[order] = order.roll(-1)
+    relabelled, steps, anchor = inf.relabelled_windows(feats, lengths, post, partner)
+    rows = torch.arange(m, device=feats.device)
+
+    def features(p: Any) -> torch.Tensor:
+        mean, logvar = p.best_component()
+        return torch.cat([mean, logvar], dim=-1)
+
+    rel = features(enc.posterior(enc.rollout(relabelled)[rows, steps]))
+    own = features(enc.posterior(enc.rollout(feats[partner])[rows, steps]))
+    latent = anchor.shape[-1] // 2
+    gap = float((rel - anchor).square().mean())
+    spread = float((own - anchor).square().mean())
+    # The decoder's reward under the belief before each transition, on the real windows.
+    o, a = enc.obs_dim, enc.act_dim
+    x = enc.normalize(feats)
+    mean_before, _ = post.best_component()
+    _, pred = inf.decoder(x[..., :o], x[..., o : o + a], mean_before[:, :-1])
+    reward = pred * enc.input_std[o + a] + enc.input_mean[o + a]
+    real = torch.arange(feats.shape[1], device=feats.device)[None, :] < lengths[:, None]
+    err = (reward - feats[..., o + a])[real]
+    return RelabelGap(
+        gap=gap, spread=spread, ratio=gap / spread if spread > 0 else float("nan"),
+        mean_distance=float((rel[:, :latent] - anchor[:, :latent]).norm(dim=-1).mean()),
+        own_distance=float((own[:, :latent] - anchor[:, :latent]).norm(dim=-1).mean()),
+        reward_rmse=float(err.square().mean().sqrt()), reward_std=float(feats[..., o + a][real].std()),
+    )

@@ -109,6 +109,7 @@ class InferenceStats:
     kl_categorical: torch.Tensor
     contrastive: torch.Tensor
     class_entropy: torch.Tensor
+    relabel: torch.Tensor
 
 
 class TaskInference:
@@ -212,6 +213,10 @@ class TaskInference:
                 c_post = self.encoder.posterior(self.encoder.rollout(c_feats))
                 nce = self._contrastive(c_post, c_lengths, contrast[1])
             loss = loss + cfg.contrastive_weight * nce
+        relabel = torch.zeros((), device=feats.device)
+        if cfg.relabel_weight > 0:
+            relabel = self._relabel_consistency(feats, lengths, post)
+            loss = loss + cfg.relabel_weight * relabel
         probs = q.probs
         entropy = -(probs * torch.log(probs.clamp_min(1e-12))).sum(-1)
         if cfg.class_balance_weight > 0 and probs.shape[-1] > 1:
@@ -223,8 +228,59 @@ class TaskInference:
             return ((weight * x).sum() / denom).detach()
 
         stats = InferenceStats(loss.detach(), avg(recon), avg(kl_comp), avg(kl_cat), nce.detach(),
-                               avg(entropy))
+                               avg(entropy), relabel.detach())
         return loss, stats
+
+    def relabelled_windows(
+        self, feats: torch.Tensor, lengths: torch.Tensor, post: Posterior, partner: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Row ``m``: the transitions of window ``partner[m]`` with rewards the decoder predicts under row
+        ``m``'s belief (``relabel_weight``; no gradient).
+
+        Args:
+            feats: ``[M, W, D]`` left-aligned raw features (:func:`left_align`).
+            lengths: ``[M]`` real transitions per row.
+            post: ``[M, W + 1, K, L]`` beliefs after ``0..W`` transitions of each row.
+            partner: ``[M]`` row whose behaviour row ``m`` relabels.
+
+        Returns:
+            ``(relabelled [M, W, D] raw features, steps [M], anchor [M, F])``: the first ``steps[m] =
+            min(n_m, n_partner)`` (at least 1) transitions of the partner with rewards ``decoder_r(s, a,
+            z_m)``, where ``z_m`` is the mean of row ``m``'s most likely component after ``steps[m]`` of its
+            own transitions, and that belief's policy features (mean and log-variance, ``F = 2L``).
+        """
+        enc = self.encoder
+        rows = torch.arange(len(lengths), device=feats.device)
+        steps = torch.minimum(lengths, lengths[partner]).clamp_min(1)
+        mean, logvar = Posterior(post.mean[rows, steps], post.logvar[rows, steps],
+                                 post.logits[rows, steps]).best_component()  # [M, L]
+        other = feats[partner]
+        with torch.no_grad():
+            x = enc.normalize(other)
+            o, a = enc.obs_dim, enc.act_dim
+            z = mean.detach()[:, None, :].expand(-1, other.shape[1], -1)
+            _, pred_r = self.decoder(x[..., :o], x[..., o : o + a], z)  # [M, W], normalised units
+            reward = pred_r * enc.input_std[o + a] + enc.input_mean[o + a]
+        relabelled = torch.cat([other[..., : o + a], reward[..., None], other[..., o + a + 1 :]], dim=-1)
+        return relabelled, steps, torch.cat([mean, logvar], dim=-1)
+
+    def _relabel_consistency(
+        self, feats: torch.Tensor, lengths: torch.Tensor, post: Posterior
+    ) -> torch.Tensor:
+        """``relabel_weight``'s term: squared error between the policy features of the belief read from a
+        relabelled partner window (:meth:`relabelled_windows`; partners form a random cycle over the batch)
+        and its anchor's (detached), averaged over features and rows."""
+        m = len(lengths)
+        if m < 2:
+            return torch.zeros((), device=feats.device)
+        order = torch.randperm(m, device=feats.device)
+        partner = torch.empty_like(order)
+        partner[order] = order.roll(-1)
+        relabelled, steps, anchor = self.relabelled_windows(feats, lengths, post, partner)
+        hidden = self.encoder.rollout(relabelled)
+        rows = torch.arange(m, device=feats.device)
+        mean, logvar = self.encoder.posterior(hidden[rows, steps]).best_component()
+        return (torch.cat([mean, logvar], dim=-1) - anchor.detach()).square().mean()
 
     def _contrastive(self, post: Posterior, lengths: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
         """InfoNCE over the windows of the batch (:func:`contrastive_pairs` picks query and positive key)."""

@@ -308,7 +308,8 @@ class Moss(Method):
         stats: dict[str, float] = {"encoder_seconds": t2 - t1, "policy_seconds": t3 - t2,
                                    "stored_steps": float(stored)}
         if enc is not None:
-            stats.update({f"encoder_{f.name}": float(getattr(enc, f.name)) for f in fields(InferenceStats)})
+            stats.update({f"encoder_{f.name}": float(getattr(enc, f.name)) for f in fields(InferenceStats)
+                          if f.name != "relabel" or self.config.relabel_weight > 0})
         stats.update({f"policy_{k}": v for k, v in pol.items()})
         return stats
 

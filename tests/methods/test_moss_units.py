@@ -889,3 +889,104 @@ def test_behaviour_swap_changes_training_collection_only() -> None:
     np.testing.assert_array_equal(swapped, again)
     assert base.shape == swapped.shape and not np.allclose(base, swapped)
     assert method.agent(3).swap is None
+
+
+# ------------------------------------------------------------------------------ relabelling
+
+
+def _ragged_windows(gen: torch.Generator, lengths: list[int], w: int) -> SequenceBatch:
+    """Right-aligned windows with the given numbers of real transitions (zeros in front)."""
+    batch = _window_batch(len(lengths), w, gen)
+    mask = torch.zeros(len(lengths), w)
+    for i, n in enumerate(lengths):
+        mask[i, w - n:] = 1.0
+    ctx = batch.context
+    keep = mask.bool()
+    zero = ~keep
+    parts = [x.masked_fill(zero.reshape(*zero.shape, *([1] * (x.dim() - 2))), 0.0)
+             for x in (ctx.obs, ctx.action, ctx.reward, ctx.next_obs)]
+    return SequenceBatch(batch.current, TransitionBatch(*parts, ctx.terminated, {}), mask)
+
+
+def test_relabelled_windows_keep_the_partners_behaviour_and_take_the_decoders_rewards() -> None:
+    """Row m of the relabelled batch is window partner[m] with rewards decoder_r(s, a, z_m), z_m the mean
+    of m's most likely component after min(n_m, n_partner) of m's own transitions."""
+    torch.manual_seed(11)
+    gen = torch.Generator().manual_seed(11)
+    inf = TaskInference(OBS, ACT, dataclasses.replace(SMALL, relabel_weight=1.0), False, torch.device("cpu"))
+    inf.encoder.set_normalization(torch.rand(inf.encoder.input_dim, generator=gen),
+                                  1 + torch.rand(inf.encoder.input_dim, generator=gen))
+    batch = _ragged_windows(gen, [6, 3, 5, 1], 6)
+    feats, lengths = left_align(batch.context, batch.mask)
+    post = inf.encoder.posterior(inf.encoder.rollout(feats))
+    partner = torch.tensor([1, 2, 3, 0])
+    relabelled, steps, anchor = inf.relabelled_windows(feats, lengths, post, partner)
+    assert steps.tolist() == [3, 3, 1, 1]
+    r = OBS + ACT  # the reward column
+    for m in range(4):
+        p = int(partner[m])
+        torch.testing.assert_close(relabelled[m, :, :r], feats[p, :, :r])
+        torch.testing.assert_close(relabelled[m, :, r + 1:], feats[p, :, r + 1:])
+        k = int(post.logits[m, steps[m]].argmax())
+        z = post.mean[m, steps[m], k]
+        torch.testing.assert_close(anchor[m], torch.cat([z, post.logvar[m, steps[m], k]]))
+        x = inf.encoder.normalize(feats[p])
+        _, pred = inf.decoder(x[:, :OBS], x[:, OBS:r], z.expand(6, -1))
+        expected = pred * inf.encoder.input_std[r] + inf.encoder.input_mean[r]
+        torch.testing.assert_close(relabelled[m, :, r], expected)
+    assert not relabelled.requires_grad
+
+
+def test_relabel_term_trains_the_encoder_only_and_is_off_by_default() -> None:
+    """With relabel_weight > 0 the term adds to the loss and its gradient reaches the encoder, never the
+    decoder (the relabelling is a fixed target); with the default 0 the loss is the paper's."""
+    gen = torch.Generator().manual_seed(12)
+    batch = _window_batch(8, 6, gen)
+    groups = torch.arange(8)
+    torch.manual_seed(12)
+    on = TaskInference(OBS, ACT, dataclasses.replace(SMALL, relabel_weight=1.0), False, torch.device("cpu"))
+    off = TaskInference(OBS, ACT, SMALL, False, torch.device("cpu"))
+    off.encoder.load_state_dict(on.encoder.state_dict())
+    off.decoder.load_state_dict(on.decoder.state_dict())
+    torch.manual_seed(0)
+    loss_off, stats_off = off.loss(batch, groups)
+    assert float(stats_off.relabel) == 0.0
+    torch.manual_seed(0)
+    _, stats_on = on.loss(batch, groups)  # same draws for the ELBO's samples as ``off``
+    assert float(stats_on.relabel) > 0
+    torch.testing.assert_close(stats_on.loss, loss_off.detach() + stats_on.relabel)
+
+    feats, lengths = left_align(batch.context, batch.mask)
+    post = on.encoder.posterior(on.encoder.rollout(feats))
+    on._relabel_consistency(feats, lengths, post).backward()
+    assert any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in on.encoder.parameters())
+    assert all(p.grad is None for p in on.decoder.parameters())
+
+
+def test_relabel_gap_is_one_for_an_encoder_blind_to_rewards() -> None:
+    """:func:`relabel_gap` on a trained toy MoSS: finite figures; an encoder whose embedding ignores the
+    reward reads a relabelled window exactly as the window it came from (ratio 1)."""
+    from harness.collector import Collector
+    from harness.config import method_config
+    from harness.context import RunContext
+    from harness.registry import get_method, get_suite
+    from methods.moss.diagnostics import relabel_gap
+
+    torch.manual_seed(0)
+    suite = get_suite("point-goal-nonstat")
+    cls = get_method("moss")
+    method: Any = cls(method_config(cls, suite, "smoke", sets={"relabel_weight": 1.0}))
+    method.setup(suite, suite.train_tasks(0, 2), RunContext(seed=0))
+    stats = method.train_step(Collector(suite, suite.train_tasks(0, 2), 0, 10_000))
+    assert stats["encoder_relabel"] > 0
+    torch.manual_seed(0)
+    gap = relabel_gap(method, windows=32)
+    assert gap.spread > 0 and gap.reward_std > 0 and math.isfinite(gap.reward_rmse)
+    assert gap.ratio >= 0 and math.isfinite(gap.ratio)
+    enc = method.inference.encoder
+    with torch.no_grad():
+        enc.embed[0].weight[:, suite.spec.obs_dim + suite.spec.act_dim] = 0.0  # the reward column
+    torch.manual_seed(0)
+    blind = relabel_gap(method, windows=32)
+    assert blind.ratio == pytest.approx(1.0)
+    assert blind.mean_distance == pytest.approx(blind.own_distance)
