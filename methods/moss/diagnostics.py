@@ -387,7 +387,7 @@ class RelabelGap:
 def relabel_gap(method: Any, windows: int = 512) -> RelabelGap:
     """:class:`RelabelGap` of a set-up :class:`methods.moss.method.Moss` with data (e.g.
     ``load_run(dir).method``), on ``windows`` encoder windows of ``time_steps`` transitions."""
-    from methods.moss.inference import left_align
+    from methods.moss.inference import left_align, random_cycle
 
     cfg, inf = method.config, method.inference
     enc = inf.encoder
@@ -395,18 +395,10 @@ def relabel_gap(method: Any, windows: int = 512) -> RelabelGap:
     feats, lengths = left_align(batch.context, batch.mask)
     post = enc.posterior(enc.rollout(feats))
     m = len(lengths)
-    order = torch.randperm(m, device=feats.device)
-    partner = torch.empty_like(order)
-    partner[order] = order.roll(-1)
+    partner = random_cycle(m, feats.device)
     relabelled, steps, anchor = inf.relabelled_windows(feats, lengths, post, partner)
-    rows = torch.arange(m, device=feats.device)
-
-    def features(p: Any) -> torch.Tensor:
-        mean, logvar = p.best_component()
-        return torch.cat([mean, logvar], dim=-1)
-
-    rel = features(enc.posterior(enc.rollout(relabelled)[rows, steps]))
-    own = features(enc.posterior(enc.rollout(feats[partner])[rows, steps]))
+    rel = inf.statistics_after(relabelled, steps)
+    own = inf.statistics_after(feats[partner], steps)
     latent = anchor.shape[-1] // 2
     gap = float((rel - anchor).square().mean())
     spread = float((own - anchor).square().mean())

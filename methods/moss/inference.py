@@ -88,10 +88,15 @@ def policy_features(post: Posterior, bayes_adaptive: bool) -> torch.Tensor:
         bayes_adaptive: True: ``[mean, logvar]`` of the most likely component (``[..., 2L]``); False:
             a sample ``z ~ q(z | y*, c)`` of it (``[..., L]``, posterior sampling).
     """
-    mean, logvar = post.best_component()
     if bayes_adaptive:
-        return torch.cat([mean, logvar], dim=-1)
+        return belief_statistics(post)
+    mean, logvar = post.best_component()
     return mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+
+
+def belief_statistics(post: Posterior) -> torch.Tensor:
+    """``[..., 2L]`` mean and log-variance of the most likely component (the Bayes-adaptive policy input)."""
+    return torch.cat(post.best_component(), dim=-1)
 
 
 def belief_feature_dim(config: MossConfig) -> int:
@@ -252,8 +257,9 @@ class TaskInference:
         enc = self.encoder
         rows = torch.arange(len(lengths), device=feats.device)
         steps = torch.minimum(lengths, lengths[partner]).clamp_min(1)
-        mean, logvar = Posterior(post.mean[rows, steps], post.logvar[rows, steps],
-                                 post.logits[rows, steps]).best_component()  # [M, L]
+        anchor = belief_statistics(Posterior(post.mean[rows, steps], post.logvar[rows, steps],
+                                             post.logits[rows, steps]))  # [M, 2L]
+        mean = anchor[:, : anchor.shape[1] // 2]
         other = feats[partner]
         with torch.no_grad():
             x = enc.normalize(other)
@@ -262,7 +268,7 @@ class TaskInference:
             _, pred_r = self.decoder(x[..., :o], x[..., o : o + a], z)  # [M, W], normalised units
             reward = pred_r * enc.input_std[o + a] + enc.input_mean[o + a]
         relabelled = torch.cat([other[..., : o + a], reward[..., None], other[..., o + a + 1 :]], dim=-1)
-        return relabelled, steps, torch.cat([mean, logvar], dim=-1)
+        return relabelled, steps, anchor
 
     def _relabel_consistency(
         self, feats: torch.Tensor, lengths: torch.Tensor, post: Posterior
@@ -273,14 +279,16 @@ class TaskInference:
         m = len(lengths)
         if m < 2:
             return torch.zeros((), device=feats.device)
-        order = torch.randperm(m, device=feats.device)
-        partner = torch.empty_like(order)
-        partner[order] = order.roll(-1)
+        partner = random_cycle(m, feats.device)
         relabelled, steps, anchor = self.relabelled_windows(feats, lengths, post, partner)
-        hidden = self.encoder.rollout(relabelled)
-        rows = torch.arange(m, device=feats.device)
-        mean, logvar = self.encoder.posterior(hidden[rows, steps]).best_component()
-        return (torch.cat([mean, logvar], dim=-1) - anchor.detach()).square().mean()
+        return (self.statistics_after(relabelled, steps) - anchor.detach()).square().mean()
+
+    def statistics_after(self, feats: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+        """``[M, 2L]`` mean and log-variance of the most likely component after the first ``steps[m]``
+        transitions of each row of ``feats [M, W, D]`` (left-aligned raw features)."""
+        hidden = self.encoder.rollout(feats)
+        rows = torch.arange(len(steps), device=feats.device)
+        return belief_statistics(self.encoder.posterior(hidden[rows, steps]))
 
     def _contrastive(self, post: Posterior, lengths: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
         """InfoNCE over the windows of the batch (:func:`contrastive_pairs` picks query and positive key)."""
@@ -389,6 +397,15 @@ class TaskInference:
         self.encoder.load_state_dict(state["encoder"])  # type: ignore[arg-type]
         self.decoder.load_state_dict(state["decoder"])  # type: ignore[arg-type]
         self.optimizer.load_state_dict(state["optimizer"])  # type: ignore[arg-type]
+
+
+def random_cycle(m: int, device: torch.device) -> torch.Tensor:
+    """``[m]`` partner of each row: a uniformly drawn cyclic order over the rows (no row is its own partner
+    for ``m >= 2``; torch's global generator, seeded by the runner)."""
+    order = torch.randperm(m, device=device)
+    partner = torch.empty_like(order)
+    partner[order] = order.roll(-1)
+    return partner
 
 
 def with_columns(x: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
