@@ -8,7 +8,7 @@ relabelled window is compared with that window's:
 
 ``ratio`` near 0: the belief follows the rewards whatever the behaviour; near 1: it reads the behaviour
 (the relabelled window is read as the window it came from). ``--json F`` also writes the figures. Exit code
-2 on a path that is not a MoSS run with a checkpoint. About a minute per run on cheetah-vel-nonstat.
+2 on a path that is not a MoSS run with a checkpoint. About 20 seconds per run on cheetah-vel-nonstat.
 """
 
 from __future__ import annotations

@@ -404,10 +404,8 @@ def relabel_gap(method: Any, windows: int = 512) -> RelabelGap:
     spread = float((own - anchor).square().mean())
     # The decoder's reward under the belief before each transition, on the real windows.
     o, a = enc.obs_dim, enc.act_dim
-    x = enc.normalize(feats)
     mean_before, _ = post.best_component()
-    _, pred = inf.decoder(x[..., :o], x[..., o : o + a], mean_before[:, :-1])
-    reward = pred * enc.input_std[o + a] + enc.input_mean[o + a]
+    reward = inf.predicted_reward(feats, mean_before[:, :-1])
     real = torch.arange(feats.shape[1], device=feats.device)[None, :] < lengths[:, None]
     err = (reward - feats[..., o + a])[real]
     return RelabelGap(

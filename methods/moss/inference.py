@@ -261,14 +261,20 @@ class TaskInference:
                                              post.logits[rows, steps]))  # [M, 2L]
         mean = anchor[:, : anchor.shape[1] // 2]
         other = feats[partner]
+        o, a = enc.obs_dim, enc.act_dim
         with torch.no_grad():
-            x = enc.normalize(other)
-            o, a = enc.obs_dim, enc.act_dim
-            z = mean.detach()[:, None, :].expand(-1, other.shape[1], -1)
-            _, pred_r = self.decoder(x[..., :o], x[..., o : o + a], z)  # [M, W], normalised units
-            reward = pred_r * enc.input_std[o + a] + enc.input_mean[o + a]
+            reward = self.predicted_reward(other, mean.detach()[:, None, :].expand(-1, other.shape[1], -1))
         relabelled = torch.cat([other[..., : o + a], reward[..., None], other[..., o + a + 1 :]], dim=-1)
         return relabelled, steps, anchor
+
+    def predicted_reward(self, feats: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The decoder's reward ``[...]`` in raw units for the ``(s, a)`` of raw features ``feats [..., D]``
+        under latents ``z [..., L]``."""
+        enc = self.encoder
+        o, a = enc.obs_dim, enc.act_dim
+        x = enc.normalize(feats)
+        _, pred = self.decoder(x[..., :o], x[..., o : o + a], z)  # normalised units
+        return pred * enc.input_std[o + a] + enc.input_mean[o + a]
 
     def _relabel_consistency(
         self, feats: torch.Tensor, lengths: torch.Tensor, post: Posterior
