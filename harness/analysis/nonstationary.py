@@ -39,6 +39,12 @@ def _sorted(traces: pd.DataFrame) -> pd.DataFrame:
     return traces.sort_values([*EPISODE_KEYS, "t"], kind="stable", ignore_index=True)
 
 
+#: Default window around a switch, in steps: ``t - t_switch`` in ``[-SWITCH_BEFORE, SWITCH_AFTER)`` (one
+#: 100-step segment of cheetah-vel-nonstat after it; windows are cut at the next switch anyway).
+SWITCH_BEFORE = 10
+SWITCH_AFTER = 100
+
+
 def switch_times(traces: pd.DataFrame) -> pd.DataFrame:
     """Every task switch: ``suite, method, seed, task_id, episode, t`` (t = first step of the new task)."""
     columns = [*EPISODE_KEYS, "t"]
@@ -70,7 +76,7 @@ def _switch_windows(
 
 
 def aligned_to_switches(
-    traces: pd.DataFrame, column: str = "reward", before: int = 10, after: int = 40
+    traces: pd.DataFrame, column: str = "reward", before: int = SWITCH_BEFORE, after: int = SWITCH_AFTER
 ) -> pd.DataFrame:
     """``column`` around each switch, averaged per run: columns ``suite, method, seed, offset, value``.
 
@@ -97,7 +103,7 @@ DIRECTIONS = ("increase", "decrease")
 
 
 def aligned_switch_progress(
-    traces: pd.DataFrame, before: int = 10, after: int = 100, min_change: float = 0.5,
+    traces: pd.DataFrame, before: int = SWITCH_BEFORE, after: int = SWITCH_AFTER, min_change: float = 0.5,
     direction: str | None = None,
 ) -> pd.DataFrame:
     """How far what the agent achieves has moved from the old task to the new one around each switch,

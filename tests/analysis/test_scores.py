@@ -202,6 +202,19 @@ def test_switch_progress_from_old_task_to_new() -> None:
     assert set(both["seed"]) == {0}
 
 
+def test_switch_panels_share_one_window_by_default() -> None:
+    """The report's switch figure draws reward, progress and probe error from these defaults: one x range
+    (a long segment after a switch shows up to ``SWITCH_AFTER - 1`` in every panel)."""
+    n = 150
+    task = [[0.0]] * 10 + [[2.0]] * (n - 10)
+    tr = pd.DataFrame({"suite": "ns", "method": "m", "seed": 0, "task_id": 0, "episode": 0, "t": range(n),
+                       "reward": 0.0, "true_task": task, "achieved": task})
+    reward = nonstationary.aligned_to_switches(tr, "reward")["offset"]
+    progress = nonstationary.aligned_switch_progress(tr)["offset"]
+    expected = [-nonstationary.SWITCH_BEFORE, nonstationary.SWITCH_AFTER - 1]
+    assert [reward.min(), reward.max()] == [progress.min(), progress.max()] == expected
+
+
 def test_switch_progress_by_direction() -> None:
     """``direction`` keeps the switches that raise (increase) or lower (decrease) the task's first
     component; the agent here follows only the switches that raise it."""
