@@ -7,11 +7,13 @@ CPU second of this process (robust to other jobs on the machine). Each row also 
 one update and the arithmetic limit: the time those products take back to back at this core's measured
 ``torch.mm`` speed at the same shapes; ``% of limit`` is that time over the measured update time. The
 ``compiled`` column is our block with ``SACConfig(compile=True)`` (losses through ``torch.compile``; its
-compilation happens in the warm-up, outside the timing). Usage::
+compilation happens in the warm-up, outside the timing). On CUDA, ours replays the update from a CUDA graph
+(``SACConfig.cuda_graph``) and a line under each row gives the eager update's rate beside it. Usage::
 
     python -m benchmarks.bench_sac_update                    # 2x64, 2x256, 3x300; batch 256, 1 thread
     python -m benchmarks.bench_sac_update --widths 256x2 --threads 2 --device cuda --updates 2000
     python -m benchmarks.bench_sac_update --no-compile       # without the compiled column
+    python -m benchmarks.bench_sac_update --device cuda --no-sb3 --no-compile   # CUDA graph vs eager
     python -m benchmarks.bench_sac_update --smoke            # seconds: tiny run (tests; no compiled column)
 """
 
@@ -56,10 +58,10 @@ def random_data(n: int, obs_dim: int, act_dim: int, seed: int) -> dict[str, np.n
 
 
 def ours_runner(args: argparse.Namespace, hidden: Sequence[int], data: dict[str, np.ndarray],
-                compile: bool = False) -> Callable[[], float]:
+                compile: bool = False, cuda_graph: bool = True) -> Callable[[], float]:
     """``() -> updates per second`` of ``SAC.update_many`` with batches from our ``ReplayBuffer``."""
     n = len(data["reward"])
-    config = SACConfig(hidden=tuple(hidden), batch_size=args.batch, compile=compile)
+    config = SACConfig(hidden=tuple(hidden), batch_size=args.batch, compile=compile, cuda_graph=cuda_graph)
     sac = SAC(args.obs_dim, args.act_dim, config, args.device)
     buf = ReplayBuffer(args.obs_dim, args.act_dim, n, np.random.default_rng(0), args.device)
     buf.add_transitions(data["obs"], data["action"], data["reward"], data["next_obs"], data["terminated"],
@@ -152,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
             variants["sb3"] = sb3_runner(args, hidden, data)
         if not args.no_compile:
             variants["compiled"] = ours_runner(args, hidden, data, compile=True)
+        if torch.device(args.device).type == "cuda":  # ours replays a CUDA graph there; eager beside it
+            variants["eager"] = ours_runner(args, hidden, data, cuda_graph=False)
         rates = interleaved(variants, args.repeats)
         shapes = sac_update_matmuls(args.batch, args.obs_dim, args.act_dim, hidden)
         limit_s = arithmetic_limit(shapes, args.device, 0.002 if args.smoke else 0.01)
@@ -166,6 +170,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
         print(f"{text:>8} {row['ours']:8.1f} {sb3:8.1f} {row['ratio']:9.2f} {row['mflop']:10.1f} "
               f"{row['mm_gflops']:11.1f} {row['limit_rate']:8.1f} {100 * row['fraction']:10.0f}% "
               f"{comp:11.1f} {row['compiled_ratio']:9.2f} {100 * row['compiled_fraction']:10.0f}%")
+        if "eager" in rates:
+            row["eager"] = rates["eager"]
+            print(f"{'':>8} eager update (cuda_graph=False): {rates['eager']:.1f}/s; "
+                  f"CUDA graph / eager: {rates['ours'] / rates['eager']:.2f}")
     return out
 
 

@@ -49,6 +49,8 @@ parameters (no ``requires_grad`` switching), the Polyak update is one fused ``_f
 use PyTorch's fused/foreach Adam (stepped through :func:`methods.common.optim.adam_step`: the fused
 kernel without the ``Optimizer.step`` wrapper, bit-identical), and nothing calls ``.item()`` except when
 stats are returned.
+On CUDA the plain update (``update``/``update_many``) is replayed from a CUDA graph
+(``SACConfig.cuda_graph``, :mod:`methods.common.sac_graph`).
 ``SACConfig(compile=True)`` runs ``critic_loss`` and ``actor_losses`` through ``torch.compile`` (opt-in: other
 float rounding; on the 2-core CPU it was measured slower than eager, see the README's Performance
 section).
@@ -71,6 +73,7 @@ from harness.config_fields import Alias
 from methods.common.nets import EnsembleLinear, ensemble_mlp, mlp
 from methods.common.optim import adam_step, zero_grads
 from methods.common.replay import TransitionBatch
+from methods.common.sac_graph import GraphedUpdate, graph_supported
 
 _LOG_2 = math.log(2.0)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -125,6 +128,11 @@ class SACConfig:
     """Lower clamp of the actor's log-std (SB3 ``LOG_STD_MIN``)."""
     log_std_max: float = 2.0
     """Upper clamp of the actor's log-std (SB3 ``LOG_STD_MAX``)."""
+    cuda_graph: bool = True
+    """On a CUDA device, capture the plain update (``update``/``update_many``: ``sac-mt``, ``sac-oracle``,
+    the benchmarks) once in a CUDA graph and replay it (:mod:`methods.common.sac_graph`): one launch instead
+    of hundreds, the same update up to float rounding. Ignored on the CPU, with ``compile``, with a target
+    update interval other than 1, and by hooked steps (PEARL, MoSS)."""
     compile: bool = False
     """Run the update's two losses (critic; actor with temperature), forward and backward, through
     ``torch.compile`` (Inductor: fused kernels, less per-op overhead). Opt-in because fused kernels round
@@ -393,6 +401,7 @@ class SAC:
         if cfg.compile:
             self._critic_loss = _Compiled(self.critic_loss, "critic_loss")
             self._actor_losses = _Compiled(self.actor_losses, "actor_losses")
+        self._graphed = GraphedUpdate(self) if graph_supported(self) else None
 
     # ------------------------------------------------------------------------------------------ pieces
 
@@ -543,15 +552,21 @@ class SAC:
 
     def update(self, batch: TransitionBatch, return_stats: bool = True) -> dict[str, float]:
         """One standard SAC step on ``batch``; returns float stats (``{}`` when ``return_stats`` is False)."""
-        stats = self.step(SacBatch.of(batch))
+        stats = self._plain_step(batch)
         return {k: float(v) for k, v in stats.items()} if return_stats else {}
 
     def update_many(self, sample: Callable[[], TransitionBatch], steps: int) -> dict[str, float]:
         """``steps`` updates on fresh ``sample()`` batches; stats averaged over them (one sync at the end)."""
         mean = StatsMean()
         for _ in range(steps):
-            mean.add(self.step(SacBatch.of(sample())))
+            mean.add(self._plain_step(sample()))
         return mean.result()
+
+    def _plain_step(self, batch: TransitionBatch) -> dict[str, torch.Tensor]:
+        """:meth:`step` on a replay batch without hooks, replayed from a CUDA graph where supported."""
+        if self._graphed is not None:
+            return self._graphed(batch)
+        return self.step(SacBatch.of(batch))
 
     # ------------------------------------------------------------------------------------------- acting
 
@@ -584,3 +599,5 @@ class SAC:
         if self.alpha_opt is not None and state["alpha_opt"] is not None:
             self.alpha_opt.load_state_dict(state["alpha_opt"])
         self.num_updates = int(state["num_updates"])
+        if self._graphed is not None:  # the optimizers' state tensors were replaced: capture anew
+            self._graphed = GraphedUpdate(self)

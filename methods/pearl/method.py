@@ -321,7 +321,9 @@ class Pearl(Method):
         self.rl_replay.load_state_dict(state["rl_replay"])
         self.enc_replay.load_state_dict(state["enc_replay"])
         self.task_rng.bit_generator.state = state["task_rng"]
-        self.z_gen.set_state(state["z_gen"])
+        # A generator's state is a CPU byte tensor even for a CUDA generator (a checkpoint loaded with
+        # ``map_location="cuda"`` brings it back on the device).
+        self.z_gen.set_state(state["z_gen"].cpu())
         self.iteration = int(state["iteration"])
         if self.value is not None:
             self.value.load_full_state(state["value"])

@@ -355,6 +355,22 @@ def test_state_dict_round_trip_and_determinism() -> None:
     assert c.z_gen.get_state().equal(a.z_gen.get_state())
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_state_reloads_on_cuda(tmp_path: Any) -> None:
+    """A checkpoint loaded with ``map_location="cuda"`` (what a resumed CUDA run does) restores the
+    generator of z, whose state must be a CPU byte tensor."""
+    suite = get_suite("point-goal")
+    tasks = suite.train_tasks(0, 4)
+    ctx = RunContext(seed=3, device=torch.device("cuda"), budget=200)
+    a = Pearl(TINY)
+    fit(a, suite, tasks, ctx)
+    torch.save(a.state_dict(), tmp_path / "state.pt")
+    c = Pearl(TINY)
+    c.setup(suite, tasks, ctx)
+    c.load_state_dict(torch.load(tmp_path / "state.pt", map_location="cuda", weights_only=False))
+    assert c.z_gen.get_state().equal(a.z_gen.get_state())
+
+
 def test_published_budget_and_configs() -> None:
     assert Pearl.published_budget(get_suite("cheetah-vel")) == 2_700_000
     assert Pearl.published_budget(get_suite("point-goal")) is None
