@@ -50,7 +50,7 @@ use PyTorch's fused/foreach Adam (stepped through :func:`methods.common.optim.ad
 kernel without the ``Optimizer.step`` wrapper, bit-identical), and nothing calls ``.item()`` except when
 stats are returned.
 On CUDA the plain update (``update``/``update_many``) is replayed from a CUDA graph
-(``SACConfig.cuda_graph``, :mod:`methods.common.sac_graph`).
+(``SACConfig.cuda_graph``, :mod:`methods.common.sac_graph`; MoSS graphs its policy step the same way).
 ``SACConfig(compile=True)`` runs ``critic_loss`` and ``actor_losses`` through ``torch.compile`` (opt-in: other
 float rounding; on the 2-core CPU it was measured slower than eager, see the README's Performance
 section).
@@ -73,7 +73,7 @@ from harness.config_fields import Alias
 from methods.common.nets import EnsembleLinear, ensemble_mlp, mlp
 from methods.common.optim import adam_step, zero_grads
 from methods.common.replay import TransitionBatch
-from methods.common.sac_graph import GraphedUpdate, graph_supported
+from methods.common.sac_graph import GraphedStep, graph_supported
 
 _LOG_2 = math.log(2.0)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -129,10 +129,11 @@ class SACConfig:
     log_std_max: float = 2.0
     """Upper clamp of the actor's log-std (SB3 ``LOG_STD_MAX``)."""
     cuda_graph: bool = True
-    """On a CUDA device, capture the plain update (``update``/``update_many``: ``sac-mt``, ``sac-oracle``,
-    the benchmarks) once in a CUDA graph and replay it (:mod:`methods.common.sac_graph`): one launch instead
-    of hundreds, the same update up to float rounding. Ignored on the CPU, with ``compile``, with a target
-    update interval other than 1, and by hooked steps (PEARL, MoSS)."""
+    """On a CUDA device, capture the update once in a CUDA graph and replay it
+    (:mod:`methods.common.sac_graph`): one launch instead of hundreds, 8-13x the eager update on an H200, the
+    same update up to float rounding. Used by ``update``/``update_many`` (``sac-mt``, ``sac-oracle``, the
+    benchmarks) and by MoSS's policy step; ignored on the CPU, with ``compile``, with a target update
+    interval other than 1, and by PEARL (its hooked step runs eagerly)."""
     compile: bool = False
     """Run the update's two losses (critic; actor with temperature), forward and backward, through
     ``torch.compile`` (Inductor: fused kernels, less per-op overhead). Opt-in because fused kernels round
@@ -401,7 +402,7 @@ class SAC:
         if cfg.compile:
             self._critic_loss = _Compiled(self.critic_loss, "critic_loss")
             self._actor_losses = _Compiled(self.actor_losses, "actor_losses")
-        self._graphed = GraphedUpdate(self) if graph_supported(self) else None
+        self._graphed = self._graph()
 
     # ------------------------------------------------------------------------------------------ pieces
 
@@ -564,9 +565,16 @@ class SAC:
 
     def _plain_step(self, batch: TransitionBatch) -> dict[str, torch.Tensor]:
         """:meth:`step` on a replay batch without hooks, replayed from a CUDA graph where supported."""
-        if self._graphed is not None:
-            return self._graphed(batch)
-        return self.step(SacBatch.of(batch))
+        if self._graphed is None:
+            return self.step(SacBatch.of(batch))
+        return self._graphed(batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated)
+
+    def _graph(self) -> GraphedStep | None:
+        """The plain step as a :class:`GraphedStep` (None where :func:`graph_supported` says no)."""
+        if not graph_supported(self):
+            return None
+        return GraphedStep(lambda obs, act, rew, next_obs, done: self.step(
+            SacBatch(obs.detach(), act.detach(), rew, next_obs, done)), self)
 
     # ------------------------------------------------------------------------------------------- acting
 
@@ -600,4 +608,4 @@ class SAC:
             self.alpha_opt.load_state_dict(state["alpha_opt"])
         self.num_updates = int(state["num_updates"])
         if self._graphed is not None:  # the optimizers' state tensors were replaced: capture anew
-            self._graphed = GraphedUpdate(self)
+            self._graphed = self._graph()

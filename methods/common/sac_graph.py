@@ -1,30 +1,32 @@
-"""The plain SAC update captured once in a CUDA graph and replayed: the GPU's speed at small networks.
+"""A SAC update captured once in a CUDA graph and replayed: the GPU's speed at small networks.
 
 On a GPU the SAC block's update is bound by kernel launches, not arithmetic: measured on an H200
-(``benchmarks/gpu.sh``, 3 x 300 networks, batch 256), the eager update ran at 160 per second, about 6 ms of
-Python and launch overhead around well under a millisecond of GPU work. A CUDA graph records the whole
-update once (both losses, their backward passes, the three Adam steps, the Polyak update) and replays it
-with one launch.
+(``benchmarks/gpu.sh``, batch 256), the eager update ran at 165-180 per second at every width from 2 x 64 to
+3 x 300, about 6 ms of Python and launches around well under a millisecond of GPU work; replayed from a
+graph it ran at 1,440-2,300 per second (8-13x). A CUDA graph records the whole update once (the feature
+networks, both losses, their backward passes, every Adam step, the Polyak update) and replays it with one
+launch.
 
 How (PyTorch's "whole-network capture" recipe): the first :data:`WARMUP` updates run eagerly on a side
 stream (they are real updates; they also create the optimizers' state and the library workspaces outside the
-graph); the next one is captured into the graph, reading its batch from static tensors, and replayed; every
-later one copies its batch into those tensors and replays. Random draws (the actor's noise) come from the
-default CUDA generator, which graphs support: each replay draws new numbers.
+graph); the next one is captured into the graph, reading its inputs from static tensors, and replayed; every
+later one copies its inputs into those tensors and replays. Random draws (the actor's noise) come from the
+default CUDA generator, which graphs support: each replay draws new numbers, the same ones the eager update
+would draw (a CUDA test checks the two paths agree).
 
-Scope: :meth:`SAC.update` / :meth:`SAC.update_many` (the plain step of ``sac-mt``, ``sac-oracle`` and the
-benchmarks; no :class:`methods.common.sac.SacHooks`), a fixed batch size (another size runs eagerly), a
-target update every step, no ``compile``. Anything that replaces the optimizers' state tensors
-(``SAC.load_state_dict``) drops the graph; the next updates capture a new one.
+Users: :meth:`methods.common.sac.SAC.update` (``sac-mt``, ``sac-oracle``, the benchmarks) and MoSS's
+:class:`methods.moss.policy.BeliefSAC` (its embeddings and the hooked SAC step), where
+:func:`graph_supported`. Inputs of another shape than the captured ones run eagerly. Whatever replaces the
+optimizers' state tensors (``load_state_dict``) must drop the graph: its owner builds a new
+:class:`GraphedStep`, which captures anew.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import torch
-
-from methods.common.replay import TransitionBatch
 
 if TYPE_CHECKING:  # pragma: no cover
     from methods.common.sac import SAC
@@ -34,74 +36,73 @@ WARMUP = 3
 
 
 def graph_supported(sac: SAC) -> bool:
-    """Whether ``sac``'s plain update can be graphed: a CUDA device, ``config.cuda_graph``, a target update
-    every step and no ``torch.compile``."""
+    """Whether ``sac``'s update can be graphed: a CUDA device, ``config.cuda_graph``, a target update every
+    step (the Python counter decides otherwise) and no ``torch.compile``."""
     cfg = sac.config
     return (sac.device.type == "cuda" and cfg.cuda_graph and cfg.target_update_interval == 1
             and not cfg.compile)
 
 
-class GraphedUpdate:
-    """The plain SAC step of ``sac`` on a :class:`TransitionBatch`, replayed from a CUDA graph.
+class GraphedStep:
+    """``fn(*inputs) -> stats`` (one update of ``sac`` and of the modules trained with it), replayed from a
+    CUDA graph after :data:`WARMUP` eager calls.
 
-    ``__call__(batch) -> stats`` (detached scalar tensors, fresh each call, as :meth:`SAC.step` returns);
-    the update is the same as ``sac.step(SacBatch.of(batch))`` up to float rounding.
+    Args:
+        fn: the eager update on tensors ``[B, ...]``; returns detached scalar stats.
+        sac: the SAC block ``fn`` steps (its optimizers and update counter).
+        optimizers: the other optimizers ``fn`` steps (upstream modules). Every optimizer must keep its step
+            count on the device (fused Adam, as :func:`methods.common.sac._adam` builds it).
+
+    ``__call__(*inputs) -> stats`` returns fresh tensors each call (a replay overwrites the graph's outputs).
     """
 
-    def __init__(self, sac: SAC) -> None:
-        self.sac = sac
+    def __init__(self, fn: Callable[..., dict[str, torch.Tensor]], sac: SAC,
+                 optimizers: Sequence[torch.optim.Optimizer] = ()) -> None:
+        self.fn, self.sac = fn, sac
+        self.optimizers = [o for o in (sac.actor_opt, sac.critic_opt, sac.alpha_opt, *optimizers)
+                           if o is not None]
         self.warm = 0
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static: tuple[torch.Tensor, ...] = ()
         self.out: dict[str, torch.Tensor] = {}
 
-    def _eager(self, batch: TransitionBatch) -> dict[str, torch.Tensor]:
-        from methods.common.sac import SacBatch
+    def _warm_up(self, inputs: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+        device = self.sac.device
+        side = torch.cuda.Stream(device)
+        side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side):
+            stats = self.fn(*inputs)
+        torch.cuda.current_stream(device).wait_stream(side)
+        return stats
 
-        return self.sac.step(SacBatch.of(batch))
-
-    @staticmethod
-    def _fields(batch: TransitionBatch) -> tuple[torch.Tensor, ...]:
-        return (batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated)
-
-    def _capture(self, batch: TransitionBatch) -> None:
-        from methods.common.sac import SacBatch
-
-        sac = self.sac
-        self.static = tuple(t.detach().clone() for t in self._fields(batch))
-        opts = [o for o in (sac.actor_opt, sac.critic_opt, sac.alpha_opt) if o is not None]
-        for opt in opts:  # Adam refuses to be captured unless capturable; eager steps stay as they were
+    def _capture(self, inputs: tuple[torch.Tensor, ...]) -> None:
+        self.static = tuple(t.detach().clone() for t in inputs)
+        for opt in self.optimizers:  # Adam refuses to be captured unless capturable; eager steps stay plain
             opt.zero_grad(set_to_none=True)
             for group in opt.param_groups:
                 group["capturable"] = True
-        updates = sac.num_updates
+        updates = self.sac.num_updates
         graph = torch.cuda.CUDAGraph()
         try:
             with torch.cuda.graph(graph):
-                self.out = sac.step(SacBatch(*self.static))
+                self.out = self.fn(*self.static)
         finally:
-            sac.num_updates = updates  # the capture recorded the update without running it
-            for opt in opts:
+            self.sac.num_updates = updates  # the capture recorded the update without running it
+            for opt in self.optimizers:
                 for group in opt.param_groups:
                     group["capturable"] = False
         self.graph = graph
 
-    def __call__(self, batch: TransitionBatch) -> dict[str, torch.Tensor]:
+    def __call__(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.warm < WARMUP:
             self.warm += 1
-            side = torch.cuda.Stream(self.sac.device)
-            side.wait_stream(torch.cuda.current_stream(self.sac.device))
-            with torch.cuda.stream(side):
-                stats = self._eager(batch)
-            torch.cuda.current_stream(self.sac.device).wait_stream(side)
-            return stats
-        fields = self._fields(batch)
+            return self._warm_up(inputs)
         if self.graph is None:
-            self._capture(batch)
-        elif any(s.shape != f.shape for s, f in zip(self.static, fields, strict=True)):
-            return self._eager(batch)  # another batch size: the graph's shapes are fixed
+            self._capture(inputs)
+        elif any(s.shape != x.shape for s, x in zip(self.static, inputs, strict=True)):
+            return self.fn(*inputs)  # another batch size: the graph's shapes are fixed
         assert self.graph is not None
-        for static, value in zip(self.static, fields, strict=True):
+        for static, value in zip(self.static, inputs, strict=True):
             static.copy_(value, non_blocking=True)
         self.graph.replay()
         self.sac.num_updates += 1

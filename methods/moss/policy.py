@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from methods.common.sac import SAC, SacBatch, SacHooks, Upstream
+from methods.common.sac_graph import GraphedStep, graph_supported
 from methods.moss.config import MossConfig
 
 
@@ -72,13 +73,24 @@ class BeliefSAC:
         self.critic_embed = HyperStateEmbedding(obs_dim, task_dim or belief_dim, *sizes).to(device)
         self.sac = SAC(self.actor_embed.out_dim, act_dim, config.sac_config(), device,
                        critic_obs_dim=self.critic_embed.out_dim)
-        self.actor_embed_opt = self._adam(self.actor_embed, config.actor_lr)
-        self.critic_embed_opt = self._adam(self.critic_embed, config.critic_lr)
+        # A graphed step needs every optimizer's step count on the device: fused Adam there (on the CPU
+        # PyTorch's default Adam, as the shipped runs used).
+        fused = graph_supported(self.sac)
+        self.actor_embed_opt = self._adam(self.actor_embed, config.actor_lr, fused)
+        self.critic_embed_opt = self._adam(self.critic_embed, config.critic_lr, fused)
+        self._graphed = self._graph()
 
     @staticmethod
-    def _adam(module: nn.Module, lr: float) -> torch.optim.Adam | None:
+    def _adam(module: nn.Module, lr: float, fused: bool) -> torch.optim.Adam | None:
         params = list(module.parameters())
-        return torch.optim.Adam(params, lr=lr) if params else None
+        return torch.optim.Adam(params, lr=lr, fused=fused or None) if params else None
+
+    def _graph(self) -> GraphedStep | None:
+        """:meth:`update` replayed from a CUDA graph (:mod:`methods.common.sac_graph`) where supported."""
+        if not graph_supported(self.sac):
+            return None
+        opts = [o for o in (self.actor_embed_opt, self.critic_embed_opt) if o is not None]
+        return GraphedStep(self._update, self.sac, opts)
 
     def _upstream(self, module: nn.Module, opt: torch.optim.Adam | None) -> Upstream | None:
         """The embedding as an upstream module of a SAC loss (clipped like the networks it feeds)."""
@@ -100,8 +112,24 @@ class BeliefSAC:
         With a privileged critic ``obs`` and ``next_obs`` are ``[B, obs_dim + task_dim]`` (state, then the
         task; ``next_obs`` with the task of ``obs``: bootstrapping within the transition's task).
 
-        Returns detached diagnostics (losses, mean Q, entropy, temperature).
+        Returns detached diagnostics (losses, mean Q, entropy, temperature). On CUDA the step is replayed
+        from a CUDA graph (``config.cuda_graph``).
         """
+        if self._graphed is not None:
+            return self._graphed(obs, belief, action, reward, next_obs, next_belief, terminated)
+        return self._update(obs, belief, action, reward, next_obs, next_belief, terminated)
+
+    def _update(
+        self,
+        obs: torch.Tensor,
+        belief: torch.Tensor,
+        action: torch.Tensor,
+        reward: torch.Tensor,
+        next_obs: torch.Tensor,
+        next_belief: torch.Tensor,
+        terminated: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """The eager :meth:`update`."""
         belief, next_belief = belief.detach(), next_belief.detach()
         (state, cond), (next_state, next_cond) = self._split(obs, belief), self._split(next_obs, next_belief)
         with torch.no_grad():
@@ -154,3 +182,4 @@ class BeliefSAC:
             self.actor_embed_opt.load_state_dict(state["actor_embed_opt"])
         if self.critic_embed_opt is not None:
             self.critic_embed_opt.load_state_dict(state["critic_embed_opt"])
+        self._graphed = self._graph()  # the optimizers' state tensors were replaced: capture anew

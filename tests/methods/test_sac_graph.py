@@ -13,6 +13,9 @@ import torch
 from methods.common.replay import ReplayBuffer
 from methods.common.sac import SAC, SACConfig
 from methods.common.sac_graph import WARMUP
+from methods.moss.config import MossConfig
+from methods.moss.inference import belief_feature_dim
+from methods.moss.policy import BeliefSAC
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 OBS, ACT, BATCH = 7, 3, 64
@@ -53,7 +56,7 @@ def test_graph_replays_the_eager_update() -> None:
     b, stats_b = _train("cuda", False, steps)
     assert a._graphed is not None and a._graphed.graph is not None and b._graphed is None
     assert a.num_updates == b.num_updates == steps
-    diffs = [float((p - q).abs().max()) for p, q in zip(a.critic.parameters(), b.critic.parameters(),
+    diffs = [float((p - q).detach().abs().max()) for p, q in zip(a.critic.parameters(), b.critic.parameters(),
                                                         strict=True)]
     print("graph vs eager: max |critic param diff|", max(diffs), "stats", stats_a[-1], stats_b[-1])
     for sa, sb in zip(stats_a, stats_b, strict=True):
@@ -87,3 +90,44 @@ def test_graph_survives_a_state_reload_and_another_batch_size() -> None:
     assert all(not torch.equal(p, q) for p, q in zip(before, b.actor.parameters(), strict=True))
     for group in b.critic_opt.param_groups:  # the checkpointed optimizer stays plain
         assert not group["capturable"]
+
+
+def _moss_policy(graph: bool, steps: int, device: str = "cuda") -> tuple[BeliefSAC, list[dict[str, float]]]:
+    """MoSS's policy step (embeddings, clipped hooked SAC step) on ``steps`` random batches."""
+    torch.manual_seed(0)
+    cfg = MossConfig(num_classes=3, latent_dim=2, hidden=(32, 32), state_embed_dim=4, latent_embed_dim=4,
+                     batch_size=BATCH, cuda_graph=graph)
+    belief_dim = belief_feature_dim(cfg)
+    policy = BeliefSAC(OBS, ACT, belief_dim, cfg, torch.device(device))
+    gen = torch.Generator(device=device).manual_seed(1)
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, device=device, generator=gen)
+    stats = []
+    for _ in range(steps):
+        batch = (rand(BATCH, OBS), rand(BATCH, belief_dim), rand(BATCH, ACT).tanh(), rand(BATCH),
+                 rand(BATCH, OBS), rand(BATCH, belief_dim), (rand(BATCH) > 2).float())
+        stats.append({k: float(v) for k, v in policy.update(*batch).items()})
+    return policy, stats
+
+
+def test_moss_policy_step_ignores_cuda_graph_on_cpu() -> None:
+    a, stats_a = _moss_policy(True, 4, "cpu")
+    _, stats_b = _moss_policy(False, 4, "cpu")
+    assert a._graphed is None and stats_a == stats_b
+
+
+@CUDA
+def test_moss_policy_step_graph_matches_eager() -> None:
+    steps = WARMUP + 6
+    a, stats_a = _moss_policy(True, steps)
+    b, stats_b = _moss_policy(False, steps)
+    assert a._graphed is not None and a._graphed.graph is not None and b._graphed is None
+    assert a.sac.num_updates == b.sac.num_updates == steps
+    for sa, sb in zip(stats_a, stats_b, strict=True):
+        assert sa == pytest.approx(sb, rel=1e-3, abs=1e-4)
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):  # embeddings too
+        assert float((p - q).detach().abs().max()) < 1e-4
+    c = BeliefSAC(OBS, ACT, belief_feature_dim(a.config), a.config, torch.device("cuda"))
+    c.load_state_dict(a.state_dict())
+    assert c._graphed is not None and c._graphed.graph is None  # captures anew after a reload
