@@ -146,6 +146,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
           f"{args.threads} thread(s); updates per CPU second, median of {args.repeats} interleaved repeats")
     print(f"{'hidden':>8} {'ours/s':>8} {'SB3/s':>8} {'ours/SB3':>9} {'MFLOP/upd':>10} {'mm GFLOP/s':>11} "
           f"{'limit/s':>8} {'% of limit':>11} {'compiled/s':>11} {'comp/SB3':>9} {'comp % lim':>11}")
+    if torch.device(args.device).type == "cuda":
+        print("On CUDA the limit columns time each matmul launched alone (launch-bound at these sizes, not "
+              "arithmetic): read the CUDA graph / eager line under each row.")
     out: dict[str, dict[str, float]] = {}
     for text in args.widths:
         hidden = parse_widths(text)
