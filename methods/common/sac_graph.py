@@ -94,6 +94,10 @@ class GraphedStep:
         self.graph = graph
 
     def __call__(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.cuda.device(self.sac.device):  # streams and capture on the block's GPU (cuda:1 too)
+            return self._call(inputs)
+
+    def _call(self, inputs: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
         if self.warm < WARMUP:
             self.warm += 1
             return self._warm_up(inputs)
