@@ -31,7 +31,9 @@ API (stable; extend additively):
 * :class:`MultiTaskReplay` ``(num_tasks, obs_dim, act_dim, capacity, rng, device="cpu", extra_fields=None)``:
   one :class:`ReplayBuffer` per task id (created on first use; all share the generator);
   ``add_rollout`` routes rows by ``rollout.task_ids``; ``sample(task_ids, batch_size) -> [T, B, ...]``;
-  ``sample_sequences(task_ids, batch_size, length, ...) -> [T, B, L, ...]``; ``sample_union(batch_size)``
+  ``sample_sequences(task_ids, batch_size, length, ...) -> [T, B, L, ...]``;
+  ``gather_sequences([(task_id, indices), ...], length, ...) -> [N, L, ...]`` (windows of several tasks in
+  one batch, as concatenating each buffer's ``gather_sequences``); ``sample_union(batch_size)``
   draws uniformly over all stored transitions; ``buffer(task_id)``, ``size(task_id)``, ``clear(task_ids)``.
 
 Memory: storage starts small and doubles on demand up to ``capacity``, so 100 tasks x 1e6 capacity costs
@@ -333,17 +335,24 @@ class ReplayBuffer:
             out[first] = pool[self.rng.integers(0, len(pool), size=int(first.sum()))]
         return out
 
-    def _context_rows(
+    def _context_index(
         self, indices: np.ndarray, length: int, boundary: Boundary, include_current: bool
-    ) -> tuple[np.ndarray | torch.Tensor, np.ndarray]:
-        """Packed rows ``[*S, L, width]`` (zeros outside the window) and mask ``[*S, L]``."""
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Row indices ``[*S, L]`` of the windows (0 outside them) and the window mask ``[*S, L]`` (bool)."""
         starts = self._starts(boundary)
         gid = self._gid[indices][..., None]
         lower = np.maximum(starts[indices], self._count - len(self))[..., None]
         shift = np.arange(-length + (1 if include_current else 0), 1 if include_current else 0)
         ctx = gid + shift
         mask = ctx >= lower
-        rows = self._take(np.where(mask, ctx % self.capacity, 0))
+        return np.where(mask, ctx % self.capacity, 0), mask
+
+    def _context_rows(
+        self, indices: np.ndarray, length: int, boundary: Boundary, include_current: bool
+    ) -> tuple[np.ndarray | torch.Tensor, np.ndarray]:
+        """Packed rows ``[*S, L, width]`` (zeros outside the window) and mask ``[*S, L]``."""
+        index, mask = self._context_index(indices, length, boundary, include_current)
+        rows = self._take(index)
         fmask = mask.astype(np.float32)
         if isinstance(rows, torch.Tensor):
             rows = rows * torch.from_numpy(fmask).to(self.device, non_blocking=True).unsqueeze(-1)
@@ -511,6 +520,48 @@ class MultiTaskReplay:
         b0 = bufs[0]
         return SequenceBatch(b0._to_batch(_stack(cur)), b0._to_batch(_stack(ctx)),
                              torch.from_numpy(np.stack(mask)).to(self.device, non_blocking=True))
+
+    def gather_sequences(
+        self,
+        draws: Sequence[tuple[int, np.ndarray]],
+        length: int,
+        boundary: Boundary = "episode",
+        include_current: bool = False,
+    ) -> SequenceBatch:
+        """For each ``(task_id, indices [n])`` of ``draws`` in order, the task buffer's transitions at
+        ``indices`` with their context windows (:meth:`ReplayBuffer.gather_sequences`), concatenated:
+        ``[N, ...]``, ``[N, L, ...]`` and mask ``[N, L]`` (N = the sum of the n).
+
+        The same values as concatenating each buffer's :meth:`ReplayBuffer.gather_sequences`, in a few
+        batched operations: on the device one index copy, one gather per task and window set, one mask copy
+        and one product (each per-task call made seven small copies and gathers, which bound MoSS's belief
+        pass on a GPU).
+        """
+        bufs = self._nonempty([t for t, _ in draws])
+        parts = []  # per task: buffer, indices [n], window rows [n, L], window mask [n, L]
+        for buf, (_, idx) in zip(bufs, draws, strict=True):
+            idx = np.asarray(idx, dtype=np.int64)
+            parts.append((buf, idx, *buf._context_index(idx, length, boundary, include_current)))
+        inside = np.concatenate([p[3] for p in parts])
+        mask = inside.astype(np.float32)
+        b0 = bufs[0]
+        if b0._dev is None:  # numpy gathers, as ReplayBuffer._take does without a device copy
+            rows = np.concatenate([buf._data[win] for buf, _, win, _ in parts])
+            rows *= inside[..., None]
+            current = np.concatenate([buf._data[idx] for buf, idx, _, _ in parts])
+            return SequenceBatch(b0._to_batch(current), b0._to_batch(rows),
+                                 torch.from_numpy(mask).to(self.device, non_blocking=True))
+        flat = b0._index(np.concatenate([np.concatenate([idx, win.ravel()]) for _, idx, win, _ in parts]))
+        cur, ctx, start = [], [], 0
+        for buf, idx, _, _ in parts:
+            assert buf._dev is not None
+            n = len(idx)
+            cur.append(buf._dev[flat[start:start + n]])
+            ctx.append(buf._dev[flat[start + n:start + n + n * length]].view(n, length, buf.width))
+            start += n + n * length
+        fmask = torch.from_numpy(mask).to(self.device, non_blocking=True)
+        return SequenceBatch(b0._to_batch(torch.cat(cur)), b0._to_batch(torch.cat(ctx) * fmask.unsqueeze(-1)),
+                             fmask)
 
     def sample_union(self, batch_size: int) -> TransitionBatch:
         """``batch_size`` transitions drawn uniformly over all tasks' stored transitions: ``[B, ...]``."""

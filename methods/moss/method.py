@@ -201,11 +201,9 @@ class Moss(Method):
         self, counts: np.ndarray, length: int, boundary: Boundary, include_current: bool
     ) -> SequenceBatch:
         """``counts[t]`` context windows of every task ``t`` in one batch (task order)."""
-        return concat_sequences([
-            self.replay.buffer(int(t)).sample_sequences(int(counts[t]), length, boundary=boundary,
-                                                        include_current=include_current)
-            for t in np.flatnonzero(counts)
-        ])
+        draws = [(int(t), self.replay.buffer(int(t)).sample_indices(int(counts[t])))
+                 for t in np.flatnonzero(counts)]
+        return self.replay.gather_sequences(draws, length, boundary, include_current)
 
     def _segment_windows(
         self, counts: np.ndarray, length: int, include_current: bool, other_length: int
@@ -230,13 +228,14 @@ class Moss(Method):
         same segment (``first_segment``: of any episode's first segment for a transition in its episode's
         first segment); every window stays inside its segment."""
         own, other = [], []
-        for t, n in draws:
+        for t, n in draws:  # the draws in the order of the per-task calls before (same random numbers)
             buf = self.replay.buffer(t)
             idx = buf.sample_indices(n)
-            own.append(buf.gather_sequences(idx, length, "segment", include_current))
+            own.append((t, idx))
             pick = buf.first_segment_indices(idx) if first_segment else buf.same_segment_indices(idx)
-            other.append(buf.gather_sequences(pick, other_length, "segment", other_current))
-        return concat_sequences(own), concat_sequences(other)
+            other.append((t, pick))
+        return (self.replay.gather_sequences(own, length, "segment", include_current),
+                self.replay.gather_sequences(other, other_length, "segment", other_current))
 
     def _policy_samples(self, wanted: int) -> tuple[torch.Tensor, ...]:
         """About ``wanted`` SAC samples (obs, belief, action, reward, next_obs, next_belief, terminated).

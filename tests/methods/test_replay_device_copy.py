@@ -35,3 +35,24 @@ def test_device_copy_gives_the_same_batches() -> None:
     reloaded.load_state_dict(host.state_dict())
     for a, b in zip(_draws(host), _draws(reloaded), strict=True):
         assert torch.equal(a, b)
+
+
+def test_gather_sequences_of_several_tasks_is_their_concatenation() -> None:
+    """``MultiTaskReplay.gather_sequences`` (one batch for several tasks) equals each buffer's
+    ``gather_sequences`` concatenated, field for field, on the host and the device-copy paths."""
+    for copy in (False, True):
+        mt = MultiTaskReplay(3, 1, 1, 2048, np.random.default_rng(5), device_copy=copy)
+        _fill(mt)
+        gen = np.random.default_rng(2)
+        draws = [(2, gen.integers(0, 2048, 7)), (0, gen.integers(0, 1500, 5)), (1, np.zeros(0, np.int64)),
+                 (1, gen.integers(0, 40, 3))]
+        for boundary, current, length in (("episode", True, 4), ("trial", False, 3), ("segment", True, 1)):
+            got = mt.gather_sequences(draws, length, boundary, current)  # type: ignore[arg-type]
+            parts = [mt.buffer(t).gather_sequences(idx, length, boundary, current)  # type: ignore[arg-type]
+                     for t, idx in draws]
+            assert got.mask.shape == (15, length) and got.context.obs.shape == (15, length, 1)
+            assert torch.equal(got.mask, torch.cat([p.mask for p in parts]))
+            for field in ("obs", "action", "reward", "next_obs", "terminated"):
+                for which in ("current", "context"):
+                    want = torch.cat([getattr(getattr(p, which), field) for p in parts])
+                    assert torch.equal(getattr(getattr(got, which), field), want), (copy, boundary, which)
