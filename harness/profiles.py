@@ -72,7 +72,9 @@ BENCH_CRITERIA: dict[str, str] = {
 BENCH_UNMET: dict[str, str] = {
     "ant-dir": "sac-oracle seed 0 stands (returns 150-190 per episode, the survive bonus) in both directions "
                "up to 400k env steps, and up to 1M walks backward only (330-448 from 500k; forward 151-186; "
-               "results/reference/ant-budget); the suite needs more than a CPU-sized run at the bench sizes",
+               "results/reference/ant-budget); with 1 update per env step at 2 x 128 it walks forward only "
+               "at 300k (results/reference/ant-utd1); with 2 x 256 and 1 update per env step it walks both "
+               "ways from 150k (results/reference/ant-width256-utd1): the bench sizes are too small for it",
 }
 
 
