@@ -82,7 +82,7 @@ def build(name: str, args: argparse.Namespace) -> tuple[Any, Collector]:
 
 def instrument(name: str, method: Any, collector: Collector, timer: PhaseTimer) -> None:
     """Time the phases of ``method`` by wrapping its parts (instance attributes; nothing else changes)."""
-    collector.collect = timer.wrap("collect", collector.collect)  # type: ignore[method-assign]
+    collector.collect = timer.wrap("collect", collector.collect)  # type: ignore[method-assign,assignment]
     if name.startswith("moss"):
         method._encoder_phase = timer.wrap("encoder", method._encoder_phase)
         method._policy_samples = timer.wrap("belief", method._policy_samples)

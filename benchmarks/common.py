@@ -128,7 +128,7 @@ def matmul_seconds(shape: MatmulShape, device: torch.device | str, min_time: flo
     for _ in range(3):
         torch.mm(a, b, out=out)
     reps = 8
-    samples = []
+    samples: list[float] = []
     while True:
         sync(device)
         start = clock(device)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # GPU check for a lent CUDA machine, unattended, under 8 minutes: the CUDA-only tests (the SAC update
-# replayed from a CUDA graph against the eager one; PEARL's checkpoint reloaded on the GPU), the SAC update
-# benchmark (CUDA graph vs eager), the iteration benchmark of MoSS and PEARL with --device cuda (paper
-# schedule on cheetah-vel), then a smoke run of every method with --device cuda, each resumed from its
-# checkpoint (meta.json marked failed, then the same command again), and a table.
+# replayed from a CUDA graph against the eager one, MoSS's and PEARL's steps too; PEARL's checkpoint
+# reloaded on the GPU), the SAC update benchmark (CUDA graph vs eager), the iteration benchmark of MoSS
+# and PEARL with --device cuda (paper schedule on cheetah-vel), then a smoke run of every method with
+# --device cuda, each resumed from its checkpoint (meta.json marked failed, then the same command again),
+# and a table.
 # Step limits add up to 7 minutes (60 + 60 + 90 + 60 + 90 + 60 s).
 # Usage (from anywhere): bash benchmarks/gpu.sh [OUT_DIR]   (default: a temporary directory)
 # DEVICE=cpu bash benchmarks/gpu.sh rehearses the same steps on the CPU (slower; no CUDA check).

@@ -50,7 +50,8 @@ use PyTorch's fused/foreach Adam (stepped through :func:`methods.common.optim.ad
 kernel without the ``Optimizer.step`` wrapper, bit-identical), and nothing calls ``.item()`` except when
 stats are returned.
 On CUDA the plain update (``update``/``update_many``) is replayed from a CUDA graph
-(``SACConfig.cuda_graph``, :mod:`methods.common.sac_graph`; MoSS graphs its policy step the same way).
+(``SACConfig.cuda_graph``, :mod:`methods.common.sac_graph`; MoSS and PEARL graph their hooked steps the
+same way).
 ``SACConfig(compile=True)`` runs ``critic_loss`` and ``actor_losses`` through ``torch.compile`` (opt-in: other
 float rounding; on the 2-core CPU it was measured slower than eager, see the README's Performance
 section).

@@ -14,7 +14,8 @@ later one copies its inputs into those tensors and replays. Random draws (the ac
 default CUDA generator, which graphs support: each replay draws new numbers, the same ones the eager update
 would draw (a CUDA test checks the two paths agree).
 
-Users: :meth:`methods.common.sac.SAC.update` (``sac-mt``, ``sac-oracle``, the benchmarks) and MoSS's
+Users: :meth:`methods.common.sac.SAC.update` (``sac-mt``, ``sac-oracle``, the benchmarks), PEARL's step
+(:meth:`methods.pearl.method.Pearl.update`: encoder, KL, z, critics, actor, V) and MoSS's
 :class:`methods.moss.policy.BeliefSAC` (its embeddings and the hooked SAC step), where
 :func:`graph_supported`. Inputs of another shape than the captured ones run eagerly. Whatever replaces the
 optimizers' state tensors (``load_state_dict``) must drop the graph: its owner builds a new

@@ -47,6 +47,7 @@ from harness.method import Method
 from harness.registry import register_method
 from methods.common.replay import MultiTaskReplay, TransitionBatch
 from methods.common.sac import SAC, SacBatch, SacHooks, StatsMean, Upstream
+from methods.common.sac_graph import GraphedStep, graph_supported
 from methods.common.search import suggest_batch_size, suggest_gamma, suggest_hidden, suggest_lr
 from methods.pearl.agent import PearlAgent
 from methods.pearl.config import PearlConfig
@@ -124,10 +125,14 @@ class Pearl(Method):
         in_dim = spec.obs_dim * (2 if cfg.use_next_obs_in_context else 1) + spec.act_dim + 1
         self.encoder = ContextEncoder(in_dim, cfg.latent_dim, cfg.encoder_hidden,
                                       cfg.use_information_bottleneck).to(self.device)
-        self.encoder_opt = torch.optim.Adam(self.encoder.parameters(), lr=cfg.context_lr)
         self.sac = SAC(self.obs_dim + cfg.latent_dim, self.act_dim, cfg.sac_config(), self.device)
-        self.value = (StateValue(self.obs_dim + cfg.latent_dim, cfg.hidden, cfg.vf_lr, self.device)
+        # A graphed step needs every optimizer's step count on the device: fused Adam there (on the CPU
+        # PyTorch's default Adam, as the shipped runs used).
+        fused = graph_supported(self.sac)
+        self.encoder_opt = torch.optim.Adam(self.encoder.parameters(), lr=cfg.context_lr, fused=fused or None)
+        self.value = (StateValue(self.obs_dim + cfg.latent_dim, cfg.hidden, cfg.vf_lr, self.device, fused)
                       if cfg.sac_variant == "v_net" else None)
+        self._graphed = self._graph()
         self.rl_replay = MultiTaskReplay(self.num_tasks, self.obs_dim, self.act_dim, cfg.replay_buffer_size,
                                          ctx.rng("pearl", "rl-replay"), self.device)
         self.enc_replay = MultiTaskReplay(self.num_tasks, self.obs_dim, self.act_dim, cfg.replay_buffer_size,
@@ -227,24 +232,44 @@ class Pearl(Method):
 
     # ----------------------------------------------------------------------------------------- updates
 
+    def _graph(self) -> GraphedStep | None:
+        """:meth:`update`'s step replayed from a CUDA graph (:mod:`methods.common.sac_graph`) where
+        supported: encoder, critics, actor, temperature, V and every target in one launch."""
+        if not graph_supported(self.sac):
+            return None
+        opts = [self.encoder_opt] + ([self.value.opt] if self.value is not None else [])
+        return GraphedStep(self._update, self.sac, opts)
+
     def update(self, task_ids: np.ndarray) -> dict[str, torch.Tensor]:
         """One PEARL gradient step on the tasks ``task_ids`` (``[meta_batch]``); detached stats.
 
         The shared SAC step (:meth:`methods.common.sac.SAC.step`) with PEARL's hooks: the encoder is the
         critics' upstream module (the critic loss plus the weighted KL trains it), the actor reads a detached
         z and carries oyster's mean/std penalty, and ``v_net`` swaps the Bellman target and the target update.
+        The context and the RL batch are drawn here (host-side indices); the step itself (:meth:`_update`) is
+        replayed from a CUDA graph on a GPU (``config.cuda_graph``).
         """
         cfg = self.config
         tids = [int(t) for t in task_ids]
-        q = self.encoder(self._features(self.enc_replay.sample(tids, cfg.embedding_batch_size)))  # [T, L]
-        z = self.encoder.sample(q)
+        context = self._features(self.enc_replay.sample(tids, cfg.embedding_batch_size))  # [T, N, F]
         batch = self.rl_replay.sample(tids, cfg.batch_size)  # [T, B, ...]
-        z_rl = z.unsqueeze(1).expand(-1, batch.reward.shape[1], -1)  # [T, B, L], gradient to the encoder
+        inputs = (context, batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated)
+        if self._graphed is not None:
+            return self._graphed(*inputs)
+        return self._update(*inputs)
+
+    def _update(self, context: torch.Tensor, obs: torch.Tensor, action: torch.Tensor, reward: torch.Tensor,
+                next_obs: torch.Tensor, terminated: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The step of :meth:`update` on a context ``[T, N, F]`` and an RL batch ``[T, B, ...]``."""
+        cfg = self.config
+        q = self.encoder(context)  # [T, L]
+        z = self.encoder.sample(q)
+        z_rl = z.unsqueeze(1).expand(-1, reward.shape[1], -1)  # [T, B, L], gradient to the encoder
         z_det = z_rl.detach()
-        actor_in = torch.cat([batch.obs, z_det], dim=-1)
-        sac_batch = SacBatch(obs=torch.cat([batch.obs, z_rl], dim=-1), action=batch.action,
-                             reward=batch.reward, next_obs=torch.cat([batch.next_obs, z_det], dim=-1),
-                             done=batch.terminated, actor_obs=actor_in)
+        actor_in = torch.cat([obs, z_det], dim=-1)
+        sac_batch = SacBatch(obs=torch.cat([obs, z_rl], dim=-1), action=action, reward=reward,
+                             next_obs=torch.cat([next_obs, z_det], dim=-1), done=terminated,
+                             actor_obs=actor_in)
         kl = (kl_to_standard_normal(q).sum() if cfg.use_information_bottleneck  # summed over tasks
               else torch.zeros((), device=z.device))
         penalize = cfg.policy_mean_reg_weight > 0 or cfg.policy_std_reg_weight > 0
@@ -327,4 +352,5 @@ class Pearl(Method):
         self.iteration = int(state["iteration"])
         if self.value is not None:
             self.value.load_full_state(state["value"])
+        self._graphed = self._graph()  # the optimizers' state tensors were replaced: capture anew
 

@@ -601,21 +601,31 @@ def test_same_task_beliefs_in_the_bench_profile_and_on_request() -> None:
         assert method.same_task_beliefs is expected, name
 
 
-def test_bench_profile_takes_half_a_sac_step_per_env_step_on_every_bench_suite() -> None:
-    """The bench profile's update ratio (harness/profiles.py: identical for every SAC-based method) holds
-    for MoSS's iteration on each bench suite, also where the suite has only two training tasks."""
+def test_bench_profile_gives_every_sac_based_method_the_same_sac_settings() -> None:
+    """The bench profile's SAC widths, update ratio and batch (harness/profiles.py ``bench_sac``: identical
+    for every SAC-based method, per suite) hold for moss, pearl, sac-mt and sac-oracle on each bench suite,
+    also where the suite has only two training tasks (MoSS's and PEARL's ratio is per iteration)."""
     from harness.config import method_config
-    from harness.profiles import BENCH_BUDGETS, get_profile
+    from harness.profiles import BENCH_BUDGETS, bench_sac, get_profile
     from harness.registry import get_method, get_suite
 
-    cls = get_method("moss")
     for name in BENCH_BUDGETS:
         suite = get_suite(name)
-        cfg = method_config(cls, suite, "bench")
+        want = bench_sac(name)
+        moss = method_config(get_method("moss"), suite, "bench")
         n_train = get_profile("bench").num_tasks(suite)[0]
-        tasks = min(cfg.num_train_tasks_per_episode, n_train)
-        steps = tasks * math.ceil(cfg.num_transitions_per_episode / suite.horizon) * suite.horizon
-        assert cfg.num_training_steps_policy / steps == pytest.approx(0.5), (name, tasks, steps)
+        tasks = min(moss.num_train_tasks_per_episode, n_train)
+        steps = tasks * math.ceil(moss.num_transitions_per_episode / suite.horizon) * suite.horizon
+        assert (tuple(moss.hidden), moss.batch_size) == (want.hidden, want.batch), name
+        assert moss.num_training_steps_policy / steps == pytest.approx(want.updates_per_env_step), name
+        pearl = method_config(get_method("pearl"), suite, "bench")
+        assert (tuple(pearl.hidden), pearl.meta_batch * pearl.batch_size) == (want.hidden, want.batch), name
+        ratio = pearl.num_train_steps_per_itr / pearl.steps_per_iteration(suite.horizon)
+        assert ratio == pytest.approx(want.updates_per_env_step), name
+        for baseline in ("sac-mt", "sac-oracle"):
+            cfg = method_config(get_method(baseline), suite, "bench")
+            got = (tuple(cfg.hidden), cfg.utd, cfg.batch_size)
+            assert got == (want.hidden, want.updates_per_env_step, want.batch), (name, baseline)
 
 
 @pytest.mark.parametrize("warmup", ["every-task", "iteration"])

@@ -379,3 +379,49 @@ def test_published_budget_and_configs() -> None:
     assert method_config(Pearl, get_suite("cheetah-vel"), "paper") == PearlConfig()
     with pytest.raises(ValueError):
         PearlConfig(num_exp_traj_eval=-1)
+
+
+def _pearl_updates(device: str, graph: bool, steps: int, variant: str = "twin_q"
+                   ) -> tuple[Pearl, list[dict[str, float]]]:
+    """PEARL after collecting (no gradient step) on point-goal, then ``steps`` updates on fixed tasks."""
+    torch.manual_seed(0)  # the z draws of the updates come from the default (CUDA) generator
+    suite = get_suite("point-goal")
+    cfg = dataclasses.replace(TINY, num_train_steps_per_itr=0, cuda_graph=graph, sac_variant=variant)
+    m = Pearl(cfg)
+    fit(m, suite, suite.train_tasks(0, 4), RunContext(seed=3, device=torch.device(device), budget=200))
+    torch.manual_seed(1)
+    stats = [{k: float(v) for k, v in m.update(np.array([0, 1, 3])).items()} for _ in range(steps)]
+    return m, stats
+
+
+def test_cuda_graph_of_the_step_is_ignored_on_cpu() -> None:
+    a, stats_a = _pearl_updates("cpu", True, 4)
+    _, stats_b = _pearl_updates("cpu", False, 4)
+    assert a._graphed is None and stats_a == stats_b
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("variant", ["twin_q", "v_net"])
+def test_graphed_step_matches_eager_on_cuda(variant: str) -> None:
+    """Warm-up, capture and replays of PEARL's step (encoder, critics, actor, V, targets) give the eager
+    step's stats and parameters; after a reload the step captures anew."""
+    from methods.common.sac_graph import WARMUP
+
+    steps = WARMUP + 6
+    a, stats_a = _pearl_updates("cuda", True, steps, variant)
+    b, stats_b = _pearl_updates("cuda", False, steps, variant)
+    assert a._graphed is not None and a._graphed.graph is not None and b._graphed is None
+    assert a.sac.num_updates == b.sac.num_updates == steps
+    print("pearl graph vs eager, last stats", stats_a[-1], stats_b[-1])
+    for sa, sb in zip(stats_a, stats_b, strict=True):
+        assert sa == pytest.approx(sb, rel=1e-3, abs=1e-4)
+    mods = [(a.encoder, b.encoder), (a.sac.critic, b.sac.critic), (a.sac.actor, b.sac.actor)]
+    if variant == "v_net":
+        assert a.value is not None and b.value is not None
+        mods.append((a.value, b.value))
+    for mod_a, mod_b in mods:
+        for p, q in zip(mod_a.parameters(), mod_b.parameters(), strict=True):
+            assert float((p - q).detach().abs().max()) < 1e-4
+    a.load_state_dict(a.state_dict())
+    assert a._graphed is not None and a._graphed.graph is None
+    assert all(math.isfinite(float(v)) for v in a.update(np.array([0, 1, 3])).values())

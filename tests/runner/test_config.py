@@ -193,6 +193,6 @@ def test_bench_runs_warn_where_the_oracle_does_not_learn_at_the_budget(tmp_path)
 
     assert set(BENCH_UNMET) <= set(BENCH_CRITERIA)
     (caveat,) = warnings("ant-dir", None)
-    assert "does not learn ant-dir" in caveat and "300000 env steps" in caveat
+    assert "does not learn ant-dir" in caveat and "150000 env steps" in caveat
     assert warnings("ant-dir", 1_000_000) == ()
     assert warnings("cheetah-vel", None) == ()
