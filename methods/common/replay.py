@@ -496,9 +496,23 @@ class MultiTaskReplay:
         return bufs
 
     def sample(self, task_ids: Sequence[int], batch_size: int) -> TransitionBatch:
-        """``batch_size`` transitions of each task: a TransitionBatch ``[T, B, ...]`` (T = len(task_ids))."""
+        """``batch_size`` transitions of each task: a TransitionBatch ``[T, B, ...]`` (T = len(task_ids)).
+
+        On the device-copy path the indices of all tasks cross to the device in one copy (one per task
+        made PEARL's sampling a quarter of its GPU iteration); the draws and values are those of per-task
+        calls.
+        """
         bufs = self._nonempty(task_ids)
-        return bufs[0]._to_batch(_stack([b._take(b.sample_indices(batch_size)) for b in bufs]))
+        idx = [b.sample_indices(batch_size) for b in bufs]
+        b0 = bufs[0]
+        if b0._dev is None:
+            return b0._to_batch(_stack([b._data[i] for b, i in zip(bufs, idx, strict=True)]))
+        flat = b0._index(np.concatenate(idx))
+        rows = []
+        for k, b in enumerate(bufs):
+            assert b._dev is not None
+            rows.append(b._dev[flat[k * batch_size:(k + 1) * batch_size]])
+        return b0._to_batch(torch.stack(rows))
 
     def sample_sequences(
         self,
