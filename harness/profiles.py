@@ -52,7 +52,7 @@ BENCH_BUDGETS: dict[str, int] = {
     "cheetah-vel-ood": 200_000,
     "cheetah-dir": 200_000,
     "cheetah-vel-nonstat": 300_000,
-    "ant-dir": 150_000,
+    "ant-dir": 300_000,
     "ml1-reach-v2": 200_000,
 }
 BENCH_DEFAULT_BUDGET = 200_000
