@@ -91,7 +91,9 @@ BENCH_CRITERIA: dict[str, str] = {
     "cheetah-vel-ood": "velocity tracking slope >= 0.8 on the in-range training velocities",
     "cheetah-dir": "runs forward and backward at >= 1 m/s",
     "cheetah-vel-nonstat": "achieved velocity follows the target after switches (report tracking figure)",
-    "ant-dir": "walks forward and backward at >= 0.5 m/s",
+    "ant-dir": "walks forward and backward at >= 0.5 m/s (a return >= 300 in each direction implies it: "
+               "the reward is the velocity along the direction plus 1 per step, less non-negative costs, "
+               "over at most 200 steps)",
     "ml1-reach-v2": ">= 80% success",
 }
 
