@@ -60,8 +60,8 @@ BENCH_DEFAULT_BUDGET = 200_000
 
 @dataclass(frozen=True)
 class BenchSac:
-    """The SAC settings every SAC-based method (``moss``, ``pearl``, ``sac-mt``, ``sac-oracle``) gets on a suite
-    in the ``bench`` profile: the shrink of the paper's networks and update ratio that fits a CPU.
+    """The SAC settings every SAC-based method (``moss``, ``pearl``, ``sac-mt``, ``sac-oracle``) gets on a
+    suite in the ``bench`` profile: the shrink of the paper's networks and update ratio that fits a CPU.
 
     Attributes:
         hidden: widths of the actor's and each critic's hidden layers.
@@ -100,11 +100,11 @@ BENCH_CRITERIA: dict[str, str] = {
 #: Suites where ``sac-oracle`` does *not* meet its ``BENCH_CRITERIA`` at the ``bench`` budget, with what was
 #: measured: a run there warns that its results say nothing about adaptation (the README's status).
 BENCH_UNMET: dict[str, str] = {
-    "ant-dir": "sac-oracle seed 0 stands (returns 150-190 per episode, the survive bonus) in both directions "
-               "up to 400k env steps, and up to 1M walks backward only (330-448 from 500k; forward 151-186; "
-               "results/reference/ant-budget); with 1 update per env step at 2 x 128 it walks forward only "
-               "at 300k (results/reference/ant-utd1); with 2 x 256 and 1 update per env step it walks both "
-               "ways from 150k (results/reference/ant-width256-utd1): the bench sizes are too small for it",
+    "ant-dir": "at the bench sizes of ant-dir (2 x 256, 1 update per env step) sac-oracle walks both ways at "
+               "300k on seed 1 (455 / 463 forward / backward) but backward only on seed 0 (185 / 629; "
+               "results/reference/ant-bench300k); an earlier machine's runs of both seeds walked both ways "
+               "(491 / 551 in results/reference/ant-width256-utd1; 509 / 437, files lost). At the former "
+               "2 x 128 and 0.5 updates it stood or walked one way up to 1M (results/reference/ant-budget)",
 }
 
 
