@@ -76,14 +76,17 @@ class BenchSac:
 
 #: Per suite, where it differs from ``BenchSac()``. The values live in each method's ``hparams.yaml``
 #: (``profiles.bench``); a test checks every SAC-based method against this table. Ant-dir: at 2 x 128 and
-#: 0.5, sac-oracle did not walk both ways even at 1M env steps; at 2 x 256 and 1 it did from 150k
-#: (results/reference/ant-budget, ant-utd1, ant-width256-utd1).
+#: 0.5, sac-oracle did not walk both ways even at 1M env steps; at 2 x 256 and 1 it walked both ways at
+#: 300k on three runs of four (``BENCH_UNMET``; results/reference/ant-budget, ant-width256-utd1,
+#: ant-bench300k).
 BENCH_SAC: dict[str, BenchSac] = {"ant-dir": BenchSac(hidden=(256, 256), updates_per_env_step=1.0)}
 
 
 def bench_sac(suite: str) -> BenchSac:
     """The ``bench`` profile's SAC settings of ``suite`` (:class:`BenchSac`)."""
     return BENCH_SAC.get(suite, BenchSac())
+
+
 #: What "sac-oracle learns the suite" means at the ``bench`` budget, per suite (checked by hand with the
 #: scripts named; written into the README's reference-results section).
 BENCH_CRITERIA: dict[str, str] = {

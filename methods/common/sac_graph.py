@@ -24,7 +24,7 @@ optimizers' state tensors (``load_state_dict``) must drop the graph: its owner b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -42,6 +42,13 @@ def graph_supported(sac: SAC) -> bool:
     cfg = sac.config
     return (sac.device.type == "cuda" and cfg.cuda_graph and cfg.target_update_interval == 1
             and not cfg.compile)
+
+
+def step_adam(params: Iterable[torch.Tensor], lr: float, graphed: bool) -> torch.optim.Adam:
+    """Adam for a module trained inside a :class:`GraphedStep` (``graphed``: PyTorch's fused Adam, whose step
+    count lives on the device, as a capture needs) or eagerly (PyTorch's default Adam, as the shipped CPU
+    runs used)."""
+    return torch.optim.Adam(params, lr=lr, fused=graphed or None)
 
 
 class GraphedStep:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from methods.common.sac import SAC, SacBatch, SacHooks, Upstream
-from methods.common.sac_graph import GraphedStep, graph_supported
+from methods.common.sac_graph import GraphedStep, graph_supported, step_adam
 from methods.moss.config import MossConfig
 
 
@@ -73,17 +73,15 @@ class BeliefSAC:
         self.critic_embed = HyperStateEmbedding(obs_dim, task_dim or belief_dim, *sizes).to(device)
         self.sac = SAC(self.actor_embed.out_dim, act_dim, config.sac_config(), device,
                        critic_obs_dim=self.critic_embed.out_dim)
-        # A graphed step needs every optimizer's step count on the device: fused Adam there (on the CPU
-        # PyTorch's default Adam, as the shipped runs used).
-        fused = graph_supported(self.sac)
-        self.actor_embed_opt = self._adam(self.actor_embed, config.actor_lr, fused)
-        self.critic_embed_opt = self._adam(self.critic_embed, config.critic_lr, fused)
+        graphed = graph_supported(self.sac)
+        self.actor_embed_opt = self._adam(self.actor_embed, config.actor_lr, graphed)
+        self.critic_embed_opt = self._adam(self.critic_embed, config.critic_lr, graphed)
         self._graphed = self._graph()
 
     @staticmethod
-    def _adam(module: nn.Module, lr: float, fused: bool) -> torch.optim.Adam | None:
+    def _adam(module: nn.Module, lr: float, graphed: bool) -> torch.optim.Adam | None:
         params = list(module.parameters())
-        return torch.optim.Adam(params, lr=lr, fused=fused or None) if params else None
+        return step_adam(params, lr, graphed) if params else None
 
     def _graph(self) -> GraphedStep | None:
         """:meth:`update` replayed from a CUDA graph (:mod:`methods.common.sac_graph`) where supported."""

@@ -47,7 +47,7 @@ from harness.method import Method
 from harness.registry import register_method
 from methods.common.replay import MultiTaskReplay, TransitionBatch
 from methods.common.sac import SAC, SacBatch, SacHooks, StatsMean, Upstream
-from methods.common.sac_graph import GraphedStep, graph_supported
+from methods.common.sac_graph import GraphedStep, graph_supported, step_adam
 from methods.common.search import suggest_batch_size, suggest_gamma, suggest_hidden, suggest_lr
 from methods.pearl.agent import PearlAgent
 from methods.pearl.config import PearlConfig
@@ -126,11 +126,9 @@ class Pearl(Method):
         self.encoder = ContextEncoder(in_dim, cfg.latent_dim, cfg.encoder_hidden,
                                       cfg.use_information_bottleneck).to(self.device)
         self.sac = SAC(self.obs_dim + cfg.latent_dim, self.act_dim, cfg.sac_config(), self.device)
-        # A graphed step needs every optimizer's step count on the device: fused Adam there (on the CPU
-        # PyTorch's default Adam, as the shipped runs used).
-        fused = graph_supported(self.sac)
-        self.encoder_opt = torch.optim.Adam(self.encoder.parameters(), lr=cfg.context_lr, fused=fused or None)
-        self.value = (StateValue(self.obs_dim + cfg.latent_dim, cfg.hidden, cfg.vf_lr, self.device, fused)
+        graphed = graph_supported(self.sac)
+        self.encoder_opt = step_adam(self.encoder.parameters(), cfg.context_lr, graphed)
+        self.value = (StateValue(self.obs_dim + cfg.latent_dim, cfg.hidden, cfg.vf_lr, self.device, graphed)
                       if cfg.sac_variant == "v_net" else None)
         self._graphed = self._graph()
         self.rl_replay = MultiTaskReplay(self.num_tasks, self.obs_dim, self.act_dim, cfg.replay_buffer_size,

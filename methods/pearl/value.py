@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from methods.common.nets import mlp
+from methods.common.sac_graph import step_adam
 
 
 class StateValue(nn.Module):
@@ -26,15 +27,15 @@ class StateValue(nn.Module):
         hidden: hidden widths (oyster: 3 x 300).
         lr: Adam learning rate (oyster ``vf_lr`` = 3e-4).
         device: where the networks live.
-        fused: PyTorch's fused Adam (its step count on the device, as a CUDA graph needs); else the default.
+        graphed: V is trained inside a CUDA graph (:func:`methods.common.sac_graph.step_adam`).
     """
 
     def __init__(self, in_dim: int, hidden: Sequence[int], lr: float, device: torch.device,
-                 fused: bool = False) -> None:
+                 graphed: bool = False) -> None:
         super().__init__()
         self.net = mlp(in_dim, hidden, 1).to(device)
         self.target = copy.deepcopy(self.net).requires_grad_(False)
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr, fused=fused or None)
+        self.opt = step_adam(self.net.parameters(), lr, graphed)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.net(features).squeeze(-1)
