@@ -7,7 +7,8 @@ bold (methods that see the task, the oracle, excluded). The table is printed in 
 all formats (``.md``, ``.tex``, ``.csv``) to ``-o`` (default: the results directory). Failed or
 unreadable runs are left out and listed on stderr. ``--ledger`` adds the reproduction ledger: the
 published numbers of these suites (``harness/analysis/published.yaml``) beside ours, with both budgets and a
-verdict per row.
+verdict per row. ``--per-task`` splits each suite with at most four test tasks (ant-dir, cheetah-dir) into
+one column per task, so a policy that runs one way only does not pass for one that runs both ways slowly.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from harness.analysis.ledger import ledger_markdown, ledger_rows, load_ledger, r
 from harness.analysis.results import Results, load_results
 from harness.analysis.stats import AGGREGATES, DEFAULT_REPS, check_reps
 from harness.analysis.table import compare
+from harness.analysis.tasks import DEFAULT_MAX_TASKS, split_by_task
 from harness.cli.paths import writable_dir
 from harness.report.tables import EXTENSIONS, FORMATS, render
 
@@ -49,19 +51,24 @@ def add_parser(sub: Any) -> None:
                    help=f"bootstrap replications (default {DEFAULT_REPS})")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("-o", "--out", default=None, help="directory for the table files (default RESULTS_DIR)")
+    p.add_argument("--per-task", action="store_true",
+                   help=f"one column per test task on suites with at most {DEFAULT_MAX_TASKS} test tasks "
+                   "(e.g. ant-dir's two directions); other suites stay whole")
     p.add_argument("--ledger", action="store_true",
                    help="also print the reproduction ledger: published numbers for these suites beside ours, "
                    "with both budgets and a verdict (written as ledger.md)")
     p.set_defaults(func=compare_command)
 
 
-def table_stem(metric: str, k: str, normalized: bool, stat: str = "IQM") -> str:
+def table_stem(metric: str, k: str, normalized: bool, stat: str = "IQM", per_task: bool = False) -> str:
     """File name stem of a table, e.g. ``compare-final-k_final-normalized``."""
     parts = ["compare", metric, f"k_{k}"]
     if stat != "IQM":
         parts.append(stat.lower().replace(" ", "_"))
     if normalized:
         parts.append("normalized")
+    if per_task:
+        parts.append("per_task")
     return "-".join(parts)
 
 
@@ -93,19 +100,21 @@ def compare_command(args: argparse.Namespace) -> int:
     if results.evals.empty:
         print(f"harness compare: no usable runs under {args.results}", file=sys.stderr)
         return 1
-    cmp = compare(results.evals, np.random.default_rng(args.seed), score=args.metric, k=args.k,
+    evals, split_notes = split_by_task(results.evals) if args.per_task else (results.evals, [])
+    cmp = compare(evals, np.random.default_rng(args.seed), score=args.metric, k=args.k,
                   exclude_from_best=results.task_seeing_methods,
                   normalized=args.normalize, statistic=args.stat, reps=args.reps)
+    cmp.notes.extend(split_notes)
     if cmp.cells.empty:
         print(f"harness compare: nothing to compare: {'; '.join(cmp.notes)}", file=sys.stderr)
         return 1
-    stem = table_stem(args.metric, args.k, args.normalize, args.stat)
+    stem = table_stem(args.metric, args.k, args.normalize, args.stat, args.per_task)
     tables = {fmt: render(cmp, fmt) for fmt in FORMATS}
     for fmt, text in tables.items():
         store.write_text(out / f"{stem}.{EXTENSIONS[fmt]}", text)
     print(tables[args.format], end="")
     if args.ledger:
-        text = ledger_table(results, cmp.cells if not args.normalize else None, args)
+        text = ledger_table(results, None if args.normalize or args.per_task else cmp.cells, args)
         store.write_text(out / "ledger.md", text)
         print("\nReproduction ledger\n\n" + text)
     print(f"written: {out / stem}.{{{','.join(EXTENSIONS[f] for f in FORMATS)}}}", file=sys.stderr)
