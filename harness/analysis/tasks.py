@@ -23,7 +23,8 @@ def task_label(task: str, task_id: int) -> str:
     """Short readable name of a test task from its JSON description (``eval.parquet``'s ``task`` column).
 
     ``{"kind": "PlanarDirectionTask", "base_id": 0, "angle": 3.14159}`` gives ``angle=3.14``; numbers are
-    printed with 3 significant digits; a description that is not a JSON object gives ``task <task_id>``.
+    printed with 3 significant digits (also inside lists: ``goal=[0.443, 0.955]``); a description that is
+    not a JSON object gives ``task <task_id>``.
     """
     try:
         fields = json.loads(task)
@@ -35,9 +36,17 @@ def task_label(task: str, task_id: int) -> str:
     for key, value in fields.items():
         if key in _IGNORED_FIELDS:
             continue
-        shown = f"{value:.3g}" if isinstance(value, float) else str(value)
-        parts.append(f"{key}={shown}")
+        parts.append(f"{key}={_short(value)}")
     return ", ".join(parts) if parts else f"task {task_id}"
+
+
+def _short(value: object) -> str:
+    """A JSON value with its numbers at 3 significant digits (lists element by element)."""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
+    return str(value)
 
 
 def split_by_task(evals: pd.DataFrame, max_tasks: int = DEFAULT_MAX_TASKS) -> tuple[pd.DataFrame, list[str]]:

@@ -21,6 +21,7 @@ from harness.analysis import scores as ascores
 from harness.analysis import stats
 from harness.analysis.results import Results
 from harness.analysis.table import compare
+from harness.analysis.tasks import DEFAULT_MAX_TASKS, split_by_task
 from harness.report import figures
 from harness.report.tables import format_number, to_html
 
@@ -137,6 +138,14 @@ def overview(ctx: Context) -> Section:
             "No normalized table (random = 0, oracle = 1): "
             + "; ".join(f"{suite}: {why}" for suite, why in problems.items())
         )
+    per_task = _per_task_evals(r.evals)
+    if not per_task.empty:
+        sec.add_html(
+            f"<h3>Per test task</h3><p>Suites with 2 to {DEFAULT_MAX_TASKS} test tasks, one column per task "
+            "(the table above averages them: a policy that runs one way only can score like one that runs "
+            "both ways slowly). Same statistic as above; <code>harness compare --per-task</code>.</p>"
+            + to_html(compare(per_task, ctx.rng, reps=ctx.reps, exclude_from_best=oracles))
+        )
     success = ascores.success_rates(ctx.scores, ctx.rng, ctx.reps)
     if not success.empty:
         sec.add_html(
@@ -144,6 +153,14 @@ def overview(ctx: Context) -> Section:
             "any step of the episode), 95% CI.</p>" + _frame_html(success)
         )
     return sec
+
+
+def _per_task_evals(evals: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the suites with 2 to :data:`DEFAULT_MAX_TASKS` test tasks, one suite name per task."""
+    counts = evals.groupby("suite")["task"].nunique()
+    small = counts[(counts >= 2) & (counts <= DEFAULT_MAX_TASKS)].index
+    split, _ = split_by_task(evals[evals["suite"].isin(small)])
+    return split
 
 
 def aggregates(ctx: Context) -> Section:

@@ -38,6 +38,8 @@ def test_task_label_names_the_task_by_what_it_asks() -> None:
     velocity = json.dumps({"kind": "VelocityTask", "base_id": 0, "velocity": 1.5})
     assert task_label(velocity, 0) == "velocity=1.5"
     assert task_label(json.dumps({"kind": "X", "base_id": 2}), 4) == "task 4"
+    goal = json.dumps({"goal": [0.44271, -0.9551], "name": "reach"})
+    assert task_label(goal, 0) == "goal=[0.443, -0.955], name=reach"
     assert task_label("not json", 2) == "task 2"
     assert task_label("[1, 2]", 3) == "task 3"
 

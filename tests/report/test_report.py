@@ -74,6 +74,7 @@ def test_report_is_self_contained_lists_run_health_and_writes_static_figures(tmp
     )
     for key in sections:
         assert f"<section id='{key}'>" in html
+    assert "Per test task" in html and "point-goal-nonstat (goal=[0.23, 0.764])" in html
     assert "NaN in critic loss at iteration 4" in html  # the failed run's error and traceback
     assert "eval.parquet corrupt" in html and "meta.json missing or unreadable" in html
     assert re.search(r"P\(moss (>|\\u003e) sac-mt\)", html)  # a probability-of-improvement pair
