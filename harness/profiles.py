@@ -77,8 +77,8 @@ class BenchSac:
 #: Per suite, where it differs from ``BenchSac()``. The values live in each method's ``hparams.yaml``
 #: (``profiles.bench``); a test checks every SAC-based method against this table. Ant-dir: at 2 x 128 and
 #: 0.5, sac-oracle did not walk both ways even at 1M env steps; at 2 x 256 and 1 it walked both ways at
-#: 300k on three runs of four (``BENCH_UNMET``; results/reference/ant-budget, ant-width256-utd1,
-#: ant-bench300k).
+#: 300k on four runs of five (``BENCH_UNMET``; results/reference/ant-budget, ant-width256-utd1,
+#: ant-bench300k, gpu-h200).
 BENCH_SAC: dict[str, BenchSac] = {"ant-dir": BenchSac(hidden=(256, 256), updates_per_env_step=1.0)}
 
 
@@ -103,11 +103,13 @@ BENCH_CRITERIA: dict[str, str] = {
 #: Suites where ``sac-oracle`` does *not* meet its ``BENCH_CRITERIA`` at the ``bench`` budget, with what was
 #: measured: a run there warns that its results say nothing about adaptation (the README's status).
 BENCH_UNMET: dict[str, str] = {
-    "ant-dir": "at the bench sizes of ant-dir (2 x 256, 1 update per env step) sac-oracle walks both ways at "
-               "300k on seed 1 (455 / 463 forward / backward) but backward only on seed 0 (185 / 629; "
-               "results/reference/ant-bench300k); an earlier machine's runs of both seeds walked both ways "
-               "(491 / 551 in results/reference/ant-width256-utd1; 509 / 437, files lost). At the former "
-               "2 x 128 and 0.5 updates it stood or walked one way up to 1M (results/reference/ant-budget)",
+    "ant-dir": "at the bench sizes of ant-dir (2 x 256, 1 update per env step) sac-oracle walked both ways "
+               "at 300k on 4 runs of 5, backward only on one (forward / backward: 185 / 629 on seed 0 and "
+               "455 / 463 on seed 1 in results/reference/ant-bench300k; 491 / 551 and 509 / 437 on an "
+               "earlier machine, results/reference/ant-width256-utd1; seed 2 on a GPU 414 / 491 at 270k, "
+               "results/reference/gpu-h200), and the backward direction dips between evaluations. At the "
+               "former 2 x 128 and 0.5 updates it stood or walked one way up to 1M "
+               "(results/reference/ant-budget)",
 }
 
 
@@ -168,8 +170,9 @@ class Profile:
         why = self.unmet.get(suite.name)
         if why is None:
             return None
-        return (f"at the {self.name} profile's {self.budget(suite)} env steps sac-oracle does not learn "
-                f"{suite.name}: {why}; results there say nothing about adaptation")
+        return (f"at the {self.name} profile's {self.budget(suite)} env steps sac-oracle does not reliably "
+                f"learn {suite.name}: {why}; before reading adaptation into results there, check that the "
+                "oracle learned every task (harness compare --per-task)")
 
     def eval_every(self, suite: Suite, budget: int) -> int:
         """Env steps between evaluations: ``budget / evaluations`` rounded up to whole episodes."""
