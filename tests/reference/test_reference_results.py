@@ -67,3 +67,11 @@ def test_compare_cli_prints_the_reference_table(tmp_path: Path) -> None:
                          capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert "| sac-oracle |" in out.stdout and "cheetah-vel" in out.stdout
+
+
+def test_the_index_names_every_reference_folder() -> None:
+    """``results/reference/README.md`` describes every folder shipped there (a new folder needs a line)."""
+    index = (ROOT / "README.md").read_text(encoding="utf-8")
+    folders = {p.relative_to(ROOT).parts[0] for p in tracked_files() if len(p.relative_to(ROOT).parts) > 1}
+    assert folders, "no reference folder tracked"
+    assert sorted(f for f in folders if f"`{f}/`" not in index) == []
