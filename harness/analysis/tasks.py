@@ -49,20 +49,23 @@ def _short(value: object) -> str:
     return str(value)
 
 
-def split_by_task(evals: pd.DataFrame, max_tasks: int = DEFAULT_MAX_TASKS) -> tuple[pd.DataFrame, list[str]]:
+def split_by_task(
+    evals: pd.DataFrame, max_tasks: int = DEFAULT_MAX_TASKS, min_tasks: int = 1
+) -> tuple[pd.DataFrame, list[str]]:
     """Evaluation rows with each small suite renamed per test task, e.g. ``ant-dir (angle=0)``.
 
     Args:
         evals: the evaluation frame of many runs (columns ``suite, task_id, task`` among others).
         max_tasks: a suite is split when its runs together have at most this many distinct test tasks
             (told apart by their description, so runs that drew different task sets are not mixed up).
+        min_tasks: a suite with fewer distinct test tasks is left whole too (2 keeps one-task suites whole).
 
     Returns:
         ``(frame, notes)``: the frame with ``suite`` replaced by ``"<suite> (<task label>)"`` on split suites
         (every other column unchanged) and one note per suite left whole, saying why.
     """
-    if max_tasks < 1:
-        raise ValueError(f"max_tasks must be >= 1, got {max_tasks}")
+    if not 1 <= min_tasks <= max_tasks:
+        raise ValueError(f"need 1 <= min_tasks <= max_tasks, got {min_tasks} and {max_tasks}")
     if evals.empty:
         return evals, []
     frame = evals.copy()
@@ -73,6 +76,9 @@ def split_by_task(evals: pd.DataFrame, max_tasks: int = DEFAULT_MAX_TASKS) -> tu
         n_tasks = rows["task"].nunique()
         if n_tasks > max_tasks:
             notes.append(f"{suite} kept whole: {n_tasks} test tasks (split only up to {max_tasks})")
+            continue
+        if n_tasks < min_tasks:
+            notes.append(f"{suite} kept whole: {n_tasks} test task(s) (split only from {min_tasks})")
             continue
         labels = {row.task: task_label(row.task, int(row.task_id)) for row in tasks.itertuples()}
         if len(set(labels.values())) < len(labels):  # two descriptions read alike: number them instead

@@ -70,6 +70,16 @@ def test_suites_with_many_tasks_stay_whole_with_a_note() -> None:
     assert notes == ["cheetah-vel kept whole: 6 test tasks (split only up to 4)"]
     with pytest.raises(ValueError, match="max_tasks"):
         split_by_task(few, max_tasks=0)
+    with pytest.raises(ValueError, match="min_tasks"):
+        split_by_task(few, min_tasks=5)
+
+
+def test_suites_below_min_tasks_stay_whole_with_a_note() -> None:
+    one = _evals("reach", [json.dumps({"goal": [0.1, 0.2]})], {("m", 0): [1.0]})
+    two = _evals("ant-dir", [_task(0.0), _task(np.pi)], {("m", 0): [1.0, 2.0]})
+    split, notes = split_by_task(pd.concat([one, two], ignore_index=True), min_tasks=2)
+    assert set(split["suite"]) == {"reach", "ant-dir (angle=0)", "ant-dir (angle=3.14)"}
+    assert notes == ["reach kept whole: 1 test task(s) (split only from 2)"]
 
 
 def test_tasks_that_read_alike_are_numbered_not_merged() -> None:
