@@ -78,7 +78,7 @@ class BenchSac:
 #: (``profiles.bench``); a test checks every SAC-based method against this table. Ant-dir: at 2 x 128 and
 #: 0.5, sac-oracle did not walk both ways even at 1M env steps; at 2 x 256 and 1 it walked both ways at
 #: 300k on four runs of five (``BENCH_UNMET``; results/reference/ant-budget, ant-width256-utd1,
-#: ant-bench300k, gpu-h200).
+#: bench/ant-dir, gpu-h200).
 BENCH_SAC: dict[str, BenchSac] = {"ant-dir": BenchSac(hidden=(256, 256), updates_per_env_step=1.0)}
 
 
@@ -105,7 +105,7 @@ BENCH_CRITERIA: dict[str, str] = {
 BENCH_UNMET: dict[str, str] = {
     "ant-dir": "at the bench sizes of ant-dir (2 x 256, 1 update per env step) sac-oracle walked both ways "
                "at 300k on 4 runs of 5, backward only on one (forward / backward: 185 / 629 on seed 0 and "
-               "455 / 463 on seed 1 in results/reference/ant-bench300k; 491 / 551 and 509 / 437 on an "
+               "455 / 463 on seed 1 in results/reference/bench/ant-dir; 491 / 551 and 509 / 437 on an "
                "earlier machine, results/reference/ant-width256-utd1; seed 2 on a GPU 414 / 491 at 270k, "
                "results/reference/gpu-h200), and the backward direction dips between evaluations. At the "
                "former 2 x 128 and 0.5 updates it stood or walked one way up to 1M "

@@ -15,7 +15,7 @@ from harness.analysis.table import compare
 from harness.analysis.tasks import split_by_task, task_label
 from harness.cli import main
 
-REFERENCE = Path(__file__).resolve().parents[2] / "results" / "reference" / "ant-bench300k"
+REFERENCE = Path(__file__).resolve().parents[2] / "results" / "reference" / "bench"
 
 
 def _task(angle: float) -> str:
