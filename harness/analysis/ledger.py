@@ -10,6 +10,9 @@ figure), budget, evaluation protocol and k. :func:`ledger_rows` matches them wit
   so a gap says nothing about the method (the numbers are still shown);
 * ``not run``: no run of ours on that suite and method.
 
+Where the source gives no budget for a number (``budget: null``), the first three verdicts get
+:data:`UNKNOWN_BUDGET` appended: the numbers are compared, but nothing says the budgets were alike.
+
 Success rates are compared in percent (our scores are rates in [0, 1]).
 """
 
@@ -28,6 +31,8 @@ import yaml
 LEDGER_FILE = Path(__file__).with_name("published.yaml")
 #: Our budget must be at least this fraction of the published one for a verdict on the numbers.
 COMPARABLE_FRACTION = 0.5
+#: Appended to a verdict on the numbers when the published budget is unknown.
+UNKNOWN_BUDGET = " (published budget unknown)"
 #: Columns of :func:`ledger_rows`.
 LEDGER_COLUMNS = ["suite", "method", "metric", "published", "approx", "k_published", "budget_published",
                   "ours", "lo", "hi", "n_runs", "budget_ours", "verdict", "source", "protocol"]
@@ -101,11 +106,8 @@ def verdict(
     if budget_published is not None and (budget_ours is None
                                          or budget_ours < COMPARABLE_FRACTION * budget_published):
         return "budgets not comparable"
-    if hi < published:
-        return "below"
-    if lo > published:
-        return "above"
-    return "consistent"
+    word = "below" if hi < published else "above" if lo > published else "consistent"
+    return word + UNKNOWN_BUDGET if budget_published is None else word
 
 
 def ledger_rows(

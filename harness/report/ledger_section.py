@@ -30,7 +30,7 @@ def ledger(ctx: Context) -> Section:
         "suite and method: our IQM over seeds of the final score with its 95% CI (success rates in percent), "
         "both budgets, and a verdict: consistent (the published number is inside our CI), below / above "
         "(our CI is entirely below / above it), budgets not comparable (we trained on less than half the "
-        "published budget), not run.",
+        "published budget), not run; \"(published budget unknown)\" where the source gives no budget.",
     )
     r = ctx.results
     entries = [e for e in load_ledger() if e.suite in r.suites]

@@ -33,7 +33,9 @@ def test_shipped_ledger_parses_and_names_known_suites() -> None:
 @pytest.mark.parametrize(("pub", "lo", "hi", "bp", "bo", "want"), [
     (80.0, 70.0, 90.0, 1000, 1000, "consistent"),
     (95.0, 70.0, 90.0, 1000, 1000, "below"),
-    (50.0, 70.0, 90.0, None, 1000, "above"),
+    (50.0, 70.0, 90.0, 1000, 1000, "above"),
+    (50.0, 70.0, 90.0, None, 1000, "above (published budget unknown)"),
+    (95.0, 70.0, 90.0, None, 200_000, "below (published budget unknown)"),
     (80.0, 70.0, 90.0, 1_000_000, 200_000, "budgets not comparable"),
     (80.0, math.nan, math.nan, None, None, "not run"),
 ])
@@ -47,11 +49,12 @@ def test_rows_match_cells_and_scale_success_to_percent() -> None:
     cells = pd.DataFrame([{"method": "moss", "column": "ml1-reach-v2", "point": 0.8, "lo": 0.7, "hi": 0.9,
                            "n_runs": 2}])
     rows = ledger_rows(entries, cells, {("ml1-reach-v2", "moss"): 200_000})
-    assert list(rows.verdict) == ["consistent", "not run"]
+    assert list(rows.verdict) == ["consistent (published budget unknown)", "not run"]
     assert rows.ours.iloc[0] == pytest.approx(80.0) and rows.budget_ours.iloc[0] == 200_000
     assert len(ledger_rows(entries, cells, {}, only_ours=True)) == 1
     text = ledger_markdown(rows)
-    assert "| ml1-reach-v2 | moss | 86% | 1 | ? | 80 [70, 90] | 2 | 200,000 | consistent | 1 |" in text
+    row = "| 80 [70, 90] | 2 | 200,000 | consistent (published budget unknown) | 1 |"
+    assert "| ml1-reach-v2 | moss | 86% | 1 | ? " + row in text
     assert "1. paper T2" in text
 
 
